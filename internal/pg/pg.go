@@ -1,0 +1,110 @@
+// Package pg holds the PostgreSQL plumbing shared by the domain packages:
+// pool set-up, the DBTX interface stores are written against, a retrying
+// transaction helper and error classification.
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DBTX is what stores need from a connection: *pgxpool.Pool and pgx.Tx both
+// satisfy it, so a store can run alone or inside a caller's transaction.
+type DBTX interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Connect opens a pool with the decimal codec registered, so numeric columns
+// scan into decimal.Decimal exactly.
+func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		pgxdecimal.Register(conn.TypeMap())
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return pool, nil
+}
+
+// MaxAttempts bounds InTx's retries of serialization failures and deadlocks.
+const MaxAttempts = 8
+
+// InTx runs fn in a READ COMMITTED transaction and commits it, retrying the
+// whole function on serialization failures and deadlocks with jittered
+// backoff. fn may therefore run more than once and must have no effects
+// outside the transaction. Only the outermost caller uses InTx; code that
+// runs inside it uses pgx.BeginFunc, which becomes a savepoint.
+func InTx(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, db, fn)
+		if err == nil || !IsRetryable(err) || attempt >= MaxAttempts {
+			return err
+		}
+		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+		backoff += time.Duration(rand.Int64N(int64(backoff)))
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// SQLSTATE codes this project reacts to.
+const (
+	SerializationFailure = "40001"
+	DeadlockDetected     = "40P01"
+	UniqueViolation      = "23505"
+	ForeignKeyViolation  = "23503"
+	CheckViolation       = "23514"
+	RestrictViolation    = "23001"
+)
+
+// IsRetryable reports whether err is a transient conflict that a retry of
+// the whole transaction resolves.
+func IsRetryable(err error) bool {
+	code := Code(err)
+	return code == SerializationFailure || code == DeadlockDetected
+}
+
+// Code returns the SQLSTATE of a PostgreSQL error in err's chain, or "".
+func Code(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// Constraint returns the violated constraint's name, or "".
+func Constraint(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.ConstraintName
+	}
+	return ""
+}

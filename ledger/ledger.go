@@ -1,0 +1,355 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crowdledger/crowdledger/internal/pg"
+)
+
+// Options tune the group-commit writers.
+type Options struct {
+	// Writers is how many batches may be in flight at once (default 4).
+	// Batches on disjoint accounts commit in parallel; batches on one hot
+	// account queue on its row lock, so more writers mostly help spread load.
+	Writers int
+	// MaxBatch caps the requests grouped into one transaction (default 256).
+	MaxBatch int
+	// OnCommit, if set, is called after each committed batch with the number
+	// of entries and transfers written (for metrics).
+	OnCommit func(entries, transfers int)
+}
+
+// Ledger is the double-entry ledger. It is safe for concurrent use; several
+// Ledgers, in one process or many, may share a database.
+type Ledger struct {
+	db   *pgxpool.Pool
+	opts Options
+
+	queue   chan *request
+	mu      sync.RWMutex
+	closed  bool
+	writers sync.WaitGroup
+}
+
+// New starts a ledger's writers on pool. Call Close to stop them.
+func New(pool *pgxpool.Pool, opts Options) *Ledger {
+	if opts.Writers <= 0 {
+		opts.Writers = 4
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	l := &Ledger{db: pool, opts: opts, queue: make(chan *request, opts.MaxBatch*opts.Writers)}
+	for i := 0; i < opts.Writers; i++ {
+		l.writers.Add(1)
+		go l.writer()
+	}
+	return l
+}
+
+// Close stops taking requests, lets the writers finish every request already
+// queued, and waits for them. It does not close the pool.
+func (l *Ledger) Close() {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.queue)
+	}
+	l.mu.Unlock()
+	l.writers.Wait()
+}
+
+// Submit applies transfers atomically under an idempotency key: all of them
+// or none. It returns the stored entry; a retry with the same key and the
+// same transfers returns the original entry with Replayed set. A failing
+// transfer of several is reported as a *TransferError naming its index.
+//
+// Submit goes through the group-commit writers: when it returns without
+// error, the entry is committed.
+func (l *Ledger) Submit(ctx context.Context, key string, transfers []TransferRequest) (Entry, error) {
+	r, err := newRequest(ctx, key, transfers)
+	if err != nil {
+		return Entry{}, err
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return Entry{}, ErrClosed
+	}
+	select {
+	case l.queue <- r:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return Entry{}, ctx.Err()
+	}
+	l.mu.RUnlock()
+	select {
+	case <-r.done:
+		return r.entry, r.err
+	case <-ctx.Done():
+		// The request may still commit; the client retries with its key.
+		return Entry{}, ctx.Err()
+	}
+}
+
+// ApplyTx applies transfers inside the caller's transaction (as a
+// savepoint), so that domain code can move money and record its own rows
+// atomically. It bypasses the writers: the caller's transaction holds the
+// account locks until it commits.
+func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers []TransferRequest) (Entry, error) {
+	r, err := newRequest(ctx, key, transfers)
+	if err != nil {
+		return Entry{}, err
+	}
+	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		if err := apply(ctx, sp, []*request{r}); err != nil {
+			return err
+		}
+		return r.err
+	})
+	if err != nil {
+		return Entry{}, translate(err)
+	}
+	return r.entry, nil
+}
+
+func newRequest(ctx context.Context, key string, transfers []TransferRequest) (*request, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	ts := append([]TransferRequest(nil), transfers...)
+	if err := validateTransfers(ts); err != nil {
+		return nil, err
+	}
+	return &request{ctx: ctx, key: key, hash: requestHash(ts), ts: ts, done: make(chan struct{})}, nil
+}
+
+func (l *Ledger) writer() {
+	defer l.writers.Done()
+	batch := make([]*request, 0, l.opts.MaxBatch)
+	for first := range l.queue {
+		batch = append(batch[:0], first)
+	collect:
+		for len(batch) < l.opts.MaxBatch {
+			select {
+			case r, ok := <-l.queue:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		l.process(batch)
+	}
+}
+
+// process commits one batch. If the batch as a whole fails (a constraint
+// raced by another process, say), each request is retried alone so that
+// one bad request cannot fail its neighbours and each gets its own error.
+func (l *Ledger) process(batch []*request) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.ctx.Err() != nil { // the caller gave up before we started: skip it, nothing was written
+			r.err = r.ctx.Err()
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := l.commit(live)
+	if err != nil && len(live) > 1 {
+		for _, r := range live {
+			if e := l.commit([]*request{r}); e != nil {
+				r.err = e
+			}
+			close(r.done)
+		}
+		return
+	}
+	for _, r := range live {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+// commit runs apply in its own transaction, retrying transient conflicts.
+// A unique violation on the idempotency key means a concurrent process
+// committed the same key first: one more attempt replays it.
+func (l *Ledger) commit(reqs []*request) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		err = pg.InTx(ctx, l.db, func(tx pgx.Tx) error { return apply(ctx, tx, reqs) })
+		if err == nil {
+			if l.opts.OnCommit != nil {
+				e, t := 0, 0
+				for _, r := range reqs {
+					if r.err == nil && !r.entry.Replayed {
+						e++
+						t += len(r.entry.Transfers)
+					}
+				}
+				l.opts.OnCommit(e, t)
+			}
+			return nil
+		}
+		if pg.Code(err) != pg.UniqueViolation {
+			break
+		}
+	}
+	return translate(err)
+}
+
+// translate turns database errors that a request can cause into ledger
+// errors; anything else is returned wrapped, as an internal failure.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch pg.Constraint(err) {
+	case "entries_idempotency_key_key":
+		return ErrIdempotencyConflict
+	case "transfers_pending_id_key":
+		return refErr("pending_id", ErrPendingResolved)
+	case "transfers_reverses_id_key":
+		return refErr("reverses_id", ErrAlreadyReversed)
+	case "accounts_debits_within_credits":
+		return ErrInsufficientFunds
+	case "accounts_credits_within_debits":
+		return ErrExceedsDebits
+	}
+	var fe *FieldError
+	var te *TransferError
+	var ie *InsufficientFundsError
+	if errors.As(err, &fe) || errors.As(err, &te) || errors.As(err, &ie) || errors.Is(err, ErrIdempotencyConflict) {
+		return err
+	}
+	return fmt.Errorf("ledger: %w", err)
+}
+
+// CreateAccount opens an account. Under a reused idempotency key it returns
+// the account first created with it (created = false), or
+// ErrIdempotencyConflict if the request differs.
+func (l *Ledger) CreateAccount(ctx context.Context, in NewAccount) (a Account, created bool, err error) {
+	if err := in.Validate(); err != nil {
+		return Account{}, false, err
+	}
+	id := in.ID
+	if id == uuid.Nil {
+		id = newID()
+	}
+	hash := in.hash() // over the client's request: a generated id is not part of it
+	var got uuid.UUID
+	err = l.db.QueryRow(ctx, `INSERT INTO accounts (id, currency, code, owner, metadata, debits_must_not_exceed_credits,
+			credits_must_not_exceed_debits, idempotency_key, request_hash)
+		VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9)
+		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+		id, in.Currency.Code(), string(in.Code), in.Owner, string(in.Metadata), in.Flags.DebitsMustNotExceedCredits,
+		in.Flags.CreditsMustNotExceedDebits, in.IdempotencyKey, hash).Scan(&got)
+	switch {
+	case err == nil:
+		a, err = l.Account(ctx, got)
+		return a, true, err
+	case errors.Is(err, pgx.ErrNoRows):
+		var prev []byte
+		if err := l.db.QueryRow(ctx, `SELECT id, request_hash FROM accounts WHERE idempotency_key = $1`,
+			in.IdempotencyKey).Scan(&got, &prev); err != nil {
+			return Account{}, false, fmt.Errorf("create account: read existing key: %w", err)
+		}
+		if string(prev) != string(hash) {
+			return Account{}, false, ErrIdempotencyConflict
+		}
+		a, err = l.Account(ctx, got)
+		return a, false, err
+	case pg.Constraint(err) == "accounts_pkey":
+		return Account{}, false, refErr("id", ErrAccountExists)
+	default:
+		return Account{}, false, fmt.Errorf("create account: %w", err)
+	}
+}
+
+// CloseAccount closes an account to new transfers. It must have no pending
+// balances (resolve or void them first). Closing a closed account is a no-op.
+func (l *Ledger) CloseAccount(ctx context.Context, id uuid.UUID) (Account, error) {
+	err := pg.InTx(ctx, l.db, func(tx pgx.Tx) error {
+		var pending bool
+		var closed bool
+		err := tx.QueryRow(ctx, `SELECT debits_pending > 0 OR credits_pending > 0, closed_at IS NOT NULL
+			FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&pending, &closed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrAccountNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if closed {
+			return nil
+		}
+		if pending {
+			return ErrAccountHasPending
+		}
+		_, err = tx.Exec(ctx, `UPDATE accounts SET closed_at = clock_timestamp() WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrAccountNotFound) || errors.Is(err, ErrAccountHasPending) {
+			return Account{}, err
+		}
+		return Account{}, fmt.Errorf("close account %s: %w", id, err)
+	}
+	return l.Account(ctx, id)
+}
+
+// ExpirePending voids up to limit pending transfers whose timeout has
+// passed, and returns how many it voided. Each void's idempotency key is
+// derived from the pending transfer, so processes sweeping at once void
+// each transfer exactly once.
+func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
+	rows, err := l.db.Query(ctx, `SELECT p.id FROM transfers p
+		WHERE p.expires_at <= clock_timestamp()
+		  AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)
+		ORDER BY p.expires_at LIMIT $1`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("find expired pending transfers: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return 0, fmt.Errorf("find expired pending transfers: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		_, err := l.Submit(ctx, "expire:"+id.String(), []TransferRequest{{
+			Kind: KindVoidPending, PendingID: id, Code: ReasonPendingExpired,
+		}})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrPendingResolved):
+			// posted or voided by someone else meanwhile
+		default:
+			return n, fmt.Errorf("expire pending %s: %w", id, err)
+		}
+	}
+	return n, nil
+}
+
+// Ping checks that the database answers.
+func (l *Ledger) Ping(ctx context.Context) error { return l.db.Ping(ctx) }
+
+var pgxTxReadOnlySnapshot = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
