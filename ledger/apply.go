@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/internal/money"
@@ -59,11 +60,22 @@ const lockAccountsSQL = `SELECT id, currency, debits_must_not_exceed_credits, cr
 	closed_at IS NOT NULL, debits_posted, credits_posted, debits_pending, credits_pending
 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 
-// apply runs a batch of requests inside tx. Each request's outcome is set on
-// it (entry or err); the returned error is for the batch as a whole (the
-// database failed), in which case no outcome may be trusted and the caller
-// rolls back. apply resets outcomes first, so a retried tx starts clean.
-func apply(ctx context.Context, tx pgx.Tx, reqs []*request) error {
+// querier is what apply needs from a connection or transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// apply runs a batch of requests. Each request's outcome is set on it
+// (entry or err); the returned error is for the batch as a whole (the
+// database failed), in which case no outcome may be trusted. apply resets
+// outcomes first, so a retry starts clean.
+//
+// With own set, q is a bare connection and apply runs its own transaction:
+// BEGIN rides in the first statement pipeline and COMMIT in the last, so a
+// batch costs two round trips. On error the caller must ROLLBACK. Without
+// own, q is the caller's transaction.
+func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 	for _, r := range reqs {
 		r.entry, r.err = Entry{}, nil
 	}
@@ -86,7 +98,7 @@ func apply(ctx context.Context, tx pgx.Tx, reqs []*request) error {
 		}
 	}
 	if len(refIDs) > 0 {
-		if err := loadRefs(ctx, tx, refIDs, refs); err != nil {
+		if err := loadRefs(ctx, q, refIDs, refs); err != nil {
 			return err
 		}
 	}
@@ -116,12 +128,15 @@ func apply(ctx context.Context, tx pgx.Tx, reqs []*request) error {
 	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
 
 	b := &pgx.Batch{}
-	b.Queue(lockAccountsSQL, ids)
+	if own {
+		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	}
+	b.Queue(lockAccountsSQL, raw(ids))
 	b.Queue(`SELECT clock_timestamp()`)
 	b.Queue(`SELECT idempotency_key, id, request_hash FROM entries WHERE idempotency_key = ANY($1)`, keys)
 	b.Queue(`SELECT nextval('transfer_seq') FROM generate_series(1, $1::int)`, total)
 	if len(refIDs) > 0 {
-		b.Queue(`SELECT pending_id, reverses_id FROM transfers WHERE pending_id = ANY($1) OR reverses_id = ANY($1)`, refIDs)
+		b.Queue(`SELECT pending_id, reverses_id FROM transfers WHERE pending_id = ANY($1) OR reverses_id = ANY($1)`, raw(refIDs))
 	}
 	accts := make(map[uuid.UUID]*acct, len(ids))
 	var now time.Time
@@ -132,8 +147,13 @@ func apply(ctx context.Context, tx pgx.Tx, reqs []*request) error {
 	seqs := make([]int64, 0, total)
 	used := map[uuid.UUID]bool{} // pending ids resolved / transfer ids reversed, in the DB or earlier in this batch
 	err := func() error {
-		br := tx.SendBatch(ctx, b)
+		br := q.SendBatch(ctx, b)
 		defer br.Close()
+		if own {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+		}
 		rows, err := br.Query()
 		if err != nil {
 			return fmt.Errorf("lock accounts: %w", err)
@@ -274,14 +294,19 @@ func apply(ctx context.Context, tx pgx.Tx, reqs []*request) error {
 		}
 	}
 
-	// 5. Write.
+	// 5. Write (and commit, when the transaction is ours).
 	if len(out) > 0 {
-		if err := write(ctx, tx, newEntries, out, accts, now); err != nil {
+		if err := write(ctx, q, newEntries, out, accts, now, own); err != nil {
 			return err
+		}
+	} else if own {
+		if err := q.SendBatch(ctx, commitBatch()).Close(); err != nil {
+			return fmt.Errorf("commit: %w", err)
 		}
 	}
 	if len(replayIDs) > 0 {
-		loaded, err := loadEntries(ctx, tx, replayIDs)
+		// Committed rows are immutable: reading them after our commit is fine.
+		loaded, err := loadEntries(ctx, q, replayIDs)
 		if err != nil {
 			return err
 		}
@@ -297,7 +322,7 @@ func apply(ctx context.Context, tx pgx.Tx, reqs []*request) error {
 	return nil
 }
 
-func loadRefs(ctx context.Context, q pgx.Tx, ids []uuid.UUID, refs map[uuid.UUID]*ref) error {
+func loadRefs(ctx context.Context, q querier, ids []uuid.UUID, refs map[uuid.UUID]*ref) error {
 	rows, err := q.Query(ctx, `SELECT id, kind, debit_account_id, credit_account_id, currency, amount, code, expires_at
 		FROM transfers WHERE id = ANY($1)`, ids)
 	if err != nil {
@@ -504,7 +529,13 @@ func (a *acct) checkFlags(requested money.Amount) error {
 	return nil
 }
 
-func write(ctx context.Context, tx pgx.Tx, reqs []*request, out []row, accts map[uuid.UUID]*acct, now time.Time) error {
+func commitBatch() *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`COMMIT`)
+	return b
+}
+
+func write(ctx context.Context, q querier, reqs []*request, out []row, accts map[uuid.UUID]*acct, now time.Time, commit bool) error {
 	b := &pgx.Batch{}
 
 	eIDs := make([]uuid.UUID, len(reqs))
@@ -515,7 +546,7 @@ func write(ctx context.Context, tx pgx.Tx, reqs []*request, out []row, accts map
 	}
 	b.Queue(`INSERT INTO entries (id, idempotency_key, request_hash, created_at)
 		SELECT u.id, u.key, u.hash, $4 FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS u(id, key, hash)`,
-		eIDs, eKeys, eHashes, now)
+		raw(eIDs), eKeys, eHashes, now)
 
 	n := len(out)
 	var (
@@ -561,13 +592,13 @@ func write(ctx context.Context, tx pgx.Tx, reqs []*request, out []row, accts map
 		FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::int4[], $5::text[], $6::uuid[], $7::uuid[], $8::text[],
 			$9::int2[], $10::numeric[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::timestamptz[])
 			AS u(id, seq, entry_id, idx, kind, debit, credit, cur, scale, amount, code, meta, pending, reverses, expires)`,
-		ids, seqs, entryIDs, idx, kinds, debits, credits, curs, scales, amounts, codes, metas, pendings, reverses, expires, now)
+		raw(ids), seqs, raw(entryIDs), idx, kinds, raw(debits), raw(credits), curs, scales, amounts, codes, metas, rawNullable(pendings), rawNullable(reverses), expires, now)
 	b.Queue(`INSERT INTO account_entries (account_id, seq, transfer_id, side, created_at,
 			debits_posted, credits_posted, debits_pending, credits_pending)
 		SELECT u.acct, u.seq, u.tid, u.side::"char", $9, u.dp, u.cp, u.dq, u.cq
 		FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[])
 			AS u(acct, seq, tid, side, dp, cp, dq, cq)`,
-		aeAcct, aeSeq, aeTransfer, aeSide, aeDP, aeCP, aeDQ, aeCQ, now)
+		raw(aeAcct), aeSeq, raw(aeTransfer), aeSide, aeDP, aeCP, aeDQ, aeCQ, now)
 
 	var uID []uuid.UUID
 	var uDP, uCP, uDQ, uCQ []decimal.Decimal
@@ -579,8 +610,11 @@ func write(ctx context.Context, tx pgx.Tx, reqs []*request, out []row, accts map
 	}
 	b.Queue(`UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
 		FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[]) AS u(id, dp, cp, dq, cq)
-		WHERE a.id = u.id`, uID, uDP, uCP, uDQ, uCQ)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		WHERE a.id = u.id`, raw(uID), uDP, uCP, uDQ, uCQ)
+	if commit {
+		b.Queue(`COMMIT`)
+	}
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
 	return nil
@@ -592,4 +626,25 @@ func newID() uuid.UUID {
 		return uuid.New()
 	}
 	return id
+}
+
+// raw converts ids for pgx's binary uuid codec. google/uuid's driver.Valuer
+// goes through strings and a failed plan first: converting is several times
+// cheaper on the write path.
+func raw(ids []uuid.UUID) [][16]byte {
+	out := make([][16]byte, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+func rawNullable(ids []*uuid.UUID) []pgtype.UUID {
+	out := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		if id != nil {
+			out[i] = pgtype.UUID{Bytes: *id, Valid: true}
+		}
+	}
+	return out
 }

@@ -110,7 +110,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers [
 		return Entry{}, err
 	}
 	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		if err := apply(ctx, sp, []*request{r}); err != nil {
+		if err := apply(ctx, sp, []*request{r}, false); err != nil {
 			return err
 		}
 		return r.err
@@ -187,15 +187,18 @@ func (l *Ledger) process(batch []*request) {
 	}
 }
 
-// commit runs apply in its own transaction, retrying transient conflicts.
-// A unique violation on the idempotency key means a concurrent process
-// committed the same key first: one more attempt replays it.
+// commit runs apply in its own transaction on a dedicated connection,
+// retrying serialization failures and deadlocks (which the fixed lock order
+// should prevent, but a retry is cheap insurance) with a bound. A unique
+// violation on the idempotency key means a concurrent process committed the
+// same key first: one more attempt replays it.
 func (l *Ledger) commit(reqs []*request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		err = pg.InTx(ctx, l.db, func(tx pgx.Tx) error { return apply(ctx, tx, reqs) })
+	uniqueRetried := false
+	for attempt := 1; attempt <= pg.MaxAttempts; attempt++ {
+		err = l.commitOnce(ctx, reqs)
 		if err == nil {
 			if l.opts.OnCommit != nil {
 				e, t := 0, 0
@@ -209,11 +212,33 @@ func (l *Ledger) commit(reqs []*request) error {
 			}
 			return nil
 		}
-		if pg.Code(err) != pg.UniqueViolation {
-			break
+		switch {
+		case pg.IsRetryable(err):
+			time.Sleep(time.Duration(attempt) * time.Millisecond)
+		case pg.Code(err) == pg.UniqueViolation && !uniqueRetried:
+			uniqueRetried = true
+		default:
+			return translate(err)
 		}
 	}
 	return translate(err)
+}
+
+func (l *Ledger) commitOnce(ctx context.Context, reqs []*request) error {
+	conn, err := l.db.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if err := apply(ctx, conn, reqs, true); err != nil {
+		// Whatever state the pipeline left, end the transaction before the
+		// connection goes back to the pool; if even that fails, drop it.
+		if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
+			conn.Conn().Close(ctx) //nolint:errcheck
+		}
+		return err
+	}
+	return nil
 }
 
 // translate turns database errors that a request can cause into ledger

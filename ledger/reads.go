@@ -11,7 +11,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/internal/money"
-	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 const transferColumns = `id, seq, entry_id, entry_index, kind, debit_account_id, credit_account_id, currency, amount,
@@ -49,7 +48,7 @@ func scanTransfer(row pgx.Row) (Transfer, error) {
 	return t, nil
 }
 
-func loadEntries(ctx context.Context, q pg.DBTX, ids []uuid.UUID) (map[uuid.UUID]Entry, error) {
+func loadEntries(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID]Entry, error) {
 	rows, err := q.Query(ctx, `SELECT e.idempotency_key, e.created_at, t.id, t.seq, t.entry_id, t.entry_index, t.kind,
 			t.debit_account_id, t.credit_account_id, t.currency, t.amount, t.code, t.metadata::text, t.pending_id,
 			t.reverses_id, t.expires_at, t.created_at
