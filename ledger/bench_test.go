@@ -93,4 +93,4 @@ func benchPost(b *testing.B, hot bool, batch int) {
 	}
 }
 
-var benchWriters = 1
+var benchWriters = 0 // the default

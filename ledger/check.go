@@ -47,7 +47,7 @@ var checks = []struct{ name, sql string }{
 			e.debits_posted, e.credits_posted, e.debits_pending, e.credits_pending,
 			a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending)
 		FROM accounts a
-		JOIN LATERAL (SELECT * FROM account_entries ae WHERE ae.account_id = a.id ORDER BY seq DESC LIMIT 1) e ON true
+		JOIN LATERAL (SELECT * FROM account_entries ae WHERE ae.account_id = a.id ORDER BY created_at DESC, seq DESC LIMIT 1) e ON true
 		WHERE (e.debits_posted, e.credits_posted, e.debits_pending, e.credits_pending)
 		   <> (a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending)`},
 	{"every transfer has exactly one debit and one credit account entry", `

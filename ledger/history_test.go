@@ -36,19 +36,24 @@ func TestBalanceAsOfAndEntries(t *testing.T) {
 		t.Errorf("before any transfer: %+v, %v", b, err)
 	}
 
-	// Pages of two, running balances, cursor = last seq.
+	// Pages of two, with running balances, following the opaque cursor.
 	var all []ledger.AccountEntry
-	var cursor int64
-	for {
-		page, err := l.AccountEntries(ctx, w, cursor, 2)
+	var cursor ledger.Cursor
+	for pages := 0; ; pages++ {
+		page, next, err := l.AccountEntries(ctx, w, cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page) == 0 {
+		all = append(all, page...)
+		if next.String() == "" {
 			break
 		}
-		all = append(all, page...)
-		cursor = page[len(page)-1].Seq
+		if cursor, err = ledger.ParseCursor(next.String()); err != nil || cursor != next {
+			t.Fatalf("cursor round trip %q: %+v, %v", next, cursor, err)
+		}
+		if pages > 3 {
+			t.Fatal("pagination does not end")
+		}
 	}
 	if len(all) != 4 {
 		t.Fatalf("%d entries, want 4", len(all))

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -193,24 +194,62 @@ func (l *Ledger) BalanceAsOf(ctx context.Context, id uuid.UUID, t time.Time) (Ba
 // MaxPage bounds one page of AccountEntries.
 const MaxPage = 1000
 
+// Cursor marks a position in an account's entries: after the entry with
+// this time and sequence number. The zero Cursor is the start.
+type Cursor struct {
+	At  time.Time
+	Seq int64
+}
+
+// String encodes the cursor as an opaque token for clients.
+func (c Cursor) String() string {
+	if c.Seq == 0 {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d", c.At.UnixMicro(), c.Seq)))
+}
+
+// ErrBadCursor is returned by ParseCursor for a token it did not make.
+var ErrBadCursor = errors.New("malformed cursor")
+
+// ParseCursor decodes a token made by Cursor.String; "" is the start.
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" {
+		return Cursor{}, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	var us, seq int64
+	if n, err := fmt.Sscanf(string(raw), "%d.%d", &us, &seq); err != nil || n != 2 || seq <= 0 {
+		return Cursor{}, ErrBadCursor
+	}
+	return Cursor{At: time.UnixMicro(us).UTC(), Seq: seq}, nil
+}
+
 // AccountEntries lists an account's entries in time order, oldest first,
-// after the entry with sequence number after (0 for the start), at most
-// limit of them, with the account's balances after each. The last entry's
-// Seq is the cursor for the next page.
-func (l *Ledger) AccountEntries(ctx context.Context, id uuid.UUID, after int64, limit int) ([]AccountEntry, error) {
+// after the cursor, at most limit of them, with the account's balances after
+// each. Next is the cursor for the following page ("" after the last page).
+func (l *Ledger) AccountEntries(ctx context.Context, id uuid.UUID, after Cursor, limit int) (page []AccountEntry, next Cursor, err error) {
 	a, err := l.Account(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, Cursor{}, err
 	}
 	if limit <= 0 || limit > MaxPage {
 		limit = MaxPage
 	}
+	at := after.At
+	if after.Seq == 0 {
+		at = time.Time{}
+	}
 	rows, err := l.db.Query(ctx, `SELECT ae.seq, ae.transfer_id, t.kind, ae.side::text, t.amount, t.code, ae.created_at,
 			ae.debits_posted, ae.credits_posted, ae.debits_pending, ae.credits_pending
 		FROM account_entries ae JOIN transfers t ON t.id = ae.transfer_id
-		WHERE ae.account_id = $1 AND ae.seq > $2 ORDER BY ae.seq LIMIT $3`, id, after, limit)
+		WHERE ae.account_id = $1 AND (ae.created_at, ae.seq) > ($2, $3)
+		ORDER BY ae.created_at, ae.seq LIMIT $4`, id, at, after.Seq, limit)
 	if err != nil {
-		return nil, fmt.Errorf("account entries: %w", err)
+		return nil, Cursor{}, fmt.Errorf("account entries: %w", err)
 	}
 	defer rows.Close()
 	var out []AccountEntry
@@ -221,7 +260,7 @@ func (l *Ledger) AccountEntries(ctx context.Context, id uuid.UUID, after int64, 
 			amount, dp, cp, dq, cq decimal.Decimal
 		)
 		if err := rows.Scan(&e.Seq, &e.TransferID, &kind, &side, &amount, &e.Code, &e.CreatedAt, &dp, &cp, &dq, &cq); err != nil {
-			return nil, fmt.Errorf("scan account entry: %w", err)
+			return nil, Cursor{}, fmt.Errorf("scan account entry: %w", err)
 		}
 		e.Kind = Kind(kind)
 		e.Side = Debit
@@ -230,12 +269,19 @@ func (l *Ledger) AccountEntries(ctx context.Context, id uuid.UUID, after int64, 
 		}
 		e.CreatedAt = e.CreatedAt.UTC()
 		if e.Amount, err = money.FromDecimal(a.Currency, amount); err != nil {
-			return nil, err
+			return nil, Cursor{}, err
 		}
 		if e.Balances, err = balances(a.Currency, dp, cp, dq, cq); err != nil {
-			return nil, err
+			return nil, Cursor{}, err
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, Cursor{}, fmt.Errorf("account entries: %w", err)
+	}
+	if len(out) == limit {
+		last := out[len(out)-1]
+		next = Cursor{At: last.CreatedAt, Seq: last.Seq}
+	}
+	return out, next, nil
 }

@@ -105,10 +105,12 @@ CREATE TABLE account_entries (
     credits_posted  numeric     NOT NULL,
     debits_pending  numeric     NOT NULL,
     credits_pending numeric     NOT NULL,
-    CONSTRAINT account_entries_pkey PRIMARY KEY (account_id, seq),
+    -- One index serves both statements (pages in time order) and
+    -- balance-as-of lookups: an account's created_at and seq grow together,
+    -- as both are taken while its row is locked.
+    CONSTRAINT account_entries_pkey PRIMARY KEY (account_id, created_at, seq),
     CONSTRAINT account_entries_side_valid CHECK (side IN ('D', 'C'))
 );
-CREATE INDEX account_entries_as_of_idx ON account_entries (account_id, created_at);
 
 -- Referential integrity, checked once per statement instead of per row.
 -- Row-level foreign keys run one lookup per inserted row, which dominated
