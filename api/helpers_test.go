@@ -1,0 +1,212 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/crowdledger/crowdledger/api"
+	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/ledger"
+)
+
+var (
+	specOnce   sync.Once
+	specRouter routers.Router
+	specErr    error
+)
+
+func openAPIRouter(t testing.TB) routers.Router {
+	t.Helper()
+	specOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(api.OpenAPI())
+		if err != nil {
+			specErr = err
+			return
+		}
+		if err := doc.Validate(loader.Context); err != nil {
+			specErr = err
+			return
+		}
+		specRouter, specErr = legacy.NewRouter(doc)
+	})
+	if specErr != nil {
+		t.Fatalf("openapi document: %v", specErr)
+	}
+	return specRouter
+}
+
+// env is a service on its own database with one key per role.
+type env struct {
+	t      testing.TB
+	e      *echo.Echo
+	routes []api.Route
+	ledger *ledger.Ledger
+	keys   *auth.Store
+	db     *pgtest.DB
+	logs   *observer.ObservedLogs
+	key    map[auth.Role]string
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	reg := prometheus.NewRegistry()
+	m := api.NewMetrics(reg)
+	l := ledger.New(db.Pool, ledger.Options{OnCommit: m.LedgerCommitted})
+	core, logs := observer.New(zapcore.DebugLevel)
+	keys := auth.NewStore(db.Pool)
+	e, routes := api.New(api.Deps{Ledger: l, Keys: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
+	v := &env{t: t, e: e, routes: routes, ledger: l, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}}
+	for _, r := range auth.Roles() {
+		subject := ""
+		if r.Scoped() {
+			subject = "subject-" + string(r)
+		}
+		_, tok, err := keys.Create(context.Background(), r, subject, "test "+string(r), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.key[r] = tok
+	}
+	t.Cleanup(func() {
+		l.Close()
+		vs, err := l.Check(context.Background())
+		if err != nil {
+			t.Errorf("check: %v", err)
+		}
+		for _, v := range vs {
+			t.Errorf("invariant broken: %s", v)
+		}
+	})
+	return v
+}
+
+// resp is a response, decoded.
+type resp struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   map[string]any
+}
+
+func (r resp) str(path ...string) string {
+	var cur any = r.Body
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = m[p]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+type req struct {
+	method, path, key, body string
+	idem                    string // Idempotency-Key; "-" for none
+	contentType             string
+}
+
+// do sends a request through the real router and checks the response
+// against the OpenAPI document.
+func (v *env) do(r req) resp {
+	v.t.Helper()
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	hr := httptest.NewRequest(r.method, r.path, body)
+	if r.body != "" {
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		hr.Header.Set("Content-Type", ct)
+	}
+	if r.key != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.key)
+	}
+	if r.method == http.MethodPost && r.idem != "-" {
+		k := r.idem
+		if k == "" {
+			k = "idem-" + randKey()
+		}
+		hr.Header.Set("Idempotency-Key", k)
+	}
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, hr)
+	out := resp{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.Bytes()}
+	if strings.Contains(out.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(out.Raw, &out.Body); err != nil {
+			v.t.Fatalf("%s %s: response is not a JSON object: %v: %s", r.method, r.path, err, out.Raw)
+		}
+	}
+	if out.Status >= 400 {
+		if ct := out.Header.Get("Content-Type"); ct != "application/problem+json" {
+			v.t.Errorf("%s %s: status %d with Content-Type %q, want application/problem+json", r.method, r.path, out.Status, ct)
+		}
+		if out.str("code") == "" || out.Body["status"] != float64(out.Status) {
+			v.t.Errorf("%s %s: problem without code or status: %s", r.method, r.path, out.Raw)
+		}
+		if out.Status >= 500 {
+			v.t.Errorf("%s %s: server error %d: %s", r.method, r.path, out.Status, out.Raw)
+		}
+	}
+	v.validate(hr, r, out)
+	return out
+}
+
+// validate checks the response against the OpenAPI document. Requests to
+// routes the document does not have (deliberately unknown paths) are
+// checked to be problem 404/405 instead.
+func (v *env) validate(hr *http.Request, r req, out resp) {
+	v.t.Helper()
+	router := openAPIRouter(v.t)
+	u, _ := url.Parse("http://localhost:8080" + r.path)
+	vr := hr.Clone(context.Background())
+	vr.URL = u
+	vr.Host = u.Host
+	if r.body != "" {
+		vr.Body = io.NopCloser(strings.NewReader(r.body))
+	}
+	route, params, err := router.FindRoute(vr)
+	if err != nil {
+		if out.Status != http.StatusNotFound && out.Status != http.StatusMethodNotAllowed && out.Status != http.StatusBadRequest {
+			v.t.Errorf("%s %s: not in the OpenAPI document (%v) but answered %d", r.method, r.path, err, out.Status)
+		}
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}}
+	rin := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: out.Status, Header: out.Header,
+		Options: in.Options}
+	rin.SetBodyBytes(bytes.Clone(out.Raw))
+	if err := openapi3filter.ValidateResponse(context.Background(), rin); err != nil {
+		v.t.Errorf("%s %s: response %d does not match the OpenAPI document: %v\n%s", r.method, r.path, out.Status, err, out.Raw)
+	}
+}
+
+func randKey() string { return uuid.NewString() }

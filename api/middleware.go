@@ -1,0 +1,128 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/crowdledger/crowdledger/auth"
+)
+
+const (
+	ctxRequestID = "request_id"
+	ctxLogger    = "logger"
+	ctxPrincipal = "principal"
+)
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(ctxRequestID).(string)
+	return id
+}
+
+// logger returns the request's logger, which carries its request id.
+func logger(c echo.Context, fallback *zap.Logger) *zap.Logger {
+	if l, ok := c.Get(ctxLogger).(*zap.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// accessLog gives the request a logger with its id and writes one line
+// when it ends. It never logs bodies, headers or query strings: they may
+// carry keys and personal data.
+func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		l := s.log.With(zap.String("request_id", requestID(c)))
+		c.Set(ctxLogger, l)
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		fields := []zap.Field{
+			zap.String("method", c.Request().Method),
+			zap.String("route", c.Path()),
+			zap.Int("status", c.Response().Status),
+			zap.Duration("latency", time.Since(start)),
+		}
+		if p, ok := c.Get(ctxPrincipal).(auth.Principal); ok {
+			fields = append(fields, zap.String("key_id", p.KeyID.String()), zap.String("role", string(p.Role)))
+		}
+		l.Info("request", fields...)
+		return nil
+	}
+}
+
+func (s *server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				logger(c, s.log).Error("panic", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// authenticate requires a valid bearer key and records its principal.
+func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			return auth.ErrUnauthenticated
+		}
+		p, err := s.Keys.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+		if err != nil {
+			return err
+		}
+		c.Set(ctxPrincipal, p)
+		c.Set(ctxLogger, logger(c, s.log).With(zap.String("key_id", p.KeyID.String())))
+		return next(c)
+	}
+}
+
+// requireRole refuses principals whose role the route does not list.
+func requireRole(roles ...auth.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p := principal(c)
+			if !slices.Contains(roles, p.Role) {
+				return problem(http.StatusForbidden, "forbidden", "", fmt.Sprintf("role %s may not call this route", p.Role))
+			}
+			return next(c)
+		}
+	}
+}
+
+func principal(c echo.Context) auth.Principal {
+	p, _ := c.Get(ctxPrincipal).(auth.Principal)
+	return p
+}
+
+// idempotencyKey reads the required Idempotency-Key header.
+func idempotencyKey(c echo.Context) (string, error) {
+	k := c.Request().Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", problem(http.StatusBadRequest, "idempotency_key_required", "Idempotency-Key", "the Idempotency-Key header is required on every POST")
+	}
+	return k, nil
+}

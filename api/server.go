@@ -1,0 +1,121 @@
+// Package api is crowdledger's HTTP interface: echo v4 in, JSON out. It holds
+// no SQL and no business rules; handlers decode, call the domain packages
+// and encode, and one table maps domain errors to RFC 9457 problems.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/ledger"
+)
+
+//go:embed openapi.yaml
+var openAPIDoc []byte
+
+// OpenAPI returns the embedded OpenAPI document.
+func OpenAPI() []byte { return openAPIDoc }
+
+// Authenticator resolves bearer tokens (auth.Store in production).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (auth.Principal, error)
+}
+
+// Deps are what the API needs from the rest of the service.
+type Deps struct {
+	Ledger       *ledger.Ledger
+	Keys         Authenticator
+	Log          *zap.Logger
+	Metrics      *Metrics
+	Ready        func(ctx context.Context) error // nil: always ready
+	MaxBodyBytes int64
+}
+
+type server struct {
+	Deps
+	log    *zap.Logger
+	routes []Route
+}
+
+// Route is a declared route and the roles that may call it.
+type Route struct {
+	Method string
+	Path   string
+	Roles  []auth.Role
+}
+
+// New builds the echo instance with every route and middleware.
+func New(d Deps) (*echo.Echo, []Route) {
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	s := &server{Deps: d, log: d.Log}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Generator:        newRequestID,
+		RequestIDHandler: func(c echo.Context, id string) { c.Set(ctxRequestID, id) },
+	}))
+	e.Use(s.accessLog)
+	e.Use(s.Metrics.middleware)
+	e.Use(s.recoverPanic)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPIDoc) })
+	if d.Metrics.handler != nil {
+		e.GET("/metrics", echo.WrapHandler(d.Metrics.handler))
+	}
+
+	ops, reads := []auth.Role{auth.Operator}, []auth.Role{auth.Operator, auth.Regulator}
+	s.route(e, http.MethodPost, "/v1/accounts", ops, s.createAccount)
+	s.route(e, http.MethodGet, "/v1/accounts/:id", reads, s.getAccount)
+	s.route(e, http.MethodPost, "/v1/accounts/:id/close", ops, s.closeAccount)
+	s.route(e, http.MethodGet, "/v1/accounts/:id/balance", reads, s.getBalance)
+	s.route(e, http.MethodGet, "/v1/accounts/:id/entries", reads, s.listEntries)
+	s.route(e, http.MethodPost, "/v1/transfers", ops, s.createTransfer)
+	s.route(e, http.MethodGet, "/v1/transfers", reads, s.findTransfers)
+	s.route(e, http.MethodPost, "/v1/transfer-batches", ops, s.createBatch)
+	s.route(e, http.MethodGet, "/v1/transfers/:id", reads, s.getTransfer)
+	s.route(e, http.MethodPost, "/v1/transfers/:id/post", ops, s.postPending)
+	s.route(e, http.MethodPost, "/v1/transfers/:id/void", ops, s.voidPending)
+	s.route(e, http.MethodPost, "/v1/transfers/:id/reverse", ops, s.reverse)
+	return e, s.routes
+}
+
+// route registers a handler behind authentication and its role check. Every
+// /v1 route goes through here, so none can be added without declaring roles.
+func (s *server) route(e *echo.Echo, method, path string, roles []auth.Role, h echo.HandlerFunc) {
+	if len(roles) == 0 {
+		panic("api: route " + method + " " + path + " declares no roles")
+	}
+	s.routes = append(s.routes, Route{Method: method, Path: path, Roles: roles})
+	e.Add(method, path, h, s.authenticate, requireRole(roles...))
+}
+
+func (s *server) ready(c echo.Context) error {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			logger(c, s.log).Warn("not ready", zap.Error(err))
+			return problem(http.StatusServiceUnavailable, "not_ready", "", "not ready: "+err.Error())
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

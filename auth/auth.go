@@ -1,0 +1,182 @@
+// Package auth issues, checks and revokes API keys, and says what each role
+// may do. Only a SHA-256 of a key's secret is stored; the key itself is
+// shown once, when created.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdledger/crowdledger/internal/pg"
+)
+
+// Role is what a key's holder is.
+type Role string
+
+// Roles.
+const (
+	Operator   Role = "operator"   // platform back office
+	Compliance Role = "compliance" // platform compliance staff
+	Issuer     Role = "issuer"     // a startup raising money; scoped to its subject
+	Investor   Role = "investor"   // an investor or backer; scoped to its subject
+	Regulator  Role = "regulator"  // a supervising authority; read-mostly
+)
+
+// Roles lists every role.
+func Roles() []Role { return []Role{Operator, Compliance, Issuer, Investor, Regulator} }
+
+// ParseRole checks a role name.
+func ParseRole(s string) (Role, error) {
+	for _, r := range Roles() {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q", ErrUnknownRole, s)
+}
+
+// Scoped reports whether keys of this role reach only their own subject's resources.
+func (r Role) Scoped() bool { return r == Issuer || r == Investor }
+
+// Principal is the authenticated holder of a key.
+type Principal struct {
+	KeyID   uuid.UUID
+	Role    Role
+	Subject string // the party the key acts for (investor or issuer id); "" for platform staff
+	Name    string
+}
+
+// Errors.
+var (
+	ErrUnauthenticated = errors.New("missing, malformed, unknown, expired or revoked API key")
+	ErrUnknownRole     = errors.New("unknown role")
+	ErrSubjectRequired = errors.New("issuer and investor keys need a subject")
+	ErrKeyNotFound     = errors.New("api key not found")
+)
+
+const prefix = "cl_"
+
+// Store keeps API keys in PostgreSQL.
+type Store struct{ db pg.DBTX }
+
+// NewStore returns a store on db.
+func NewStore(db pg.DBTX) *Store { return &Store{db: db} }
+
+// Create makes a key and returns its principal and the secret token, which
+// is never stored and cannot be shown again.
+func (s *Store) Create(ctx context.Context, role Role, subject, name string, expiresAt *time.Time) (Principal, string, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return Principal{}, "", err
+	}
+	if role.Scoped() && subject == "" {
+		return Principal{}, "", ErrSubjectRequired
+	}
+	if name == "" {
+		name = string(role)
+	}
+	id := uuid.New()
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return Principal{}, "", fmt.Errorf("random secret: %w", err)
+	}
+	sum := sha256.Sum256(secret)
+	if _, err := s.db.Exec(ctx, `INSERT INTO api_keys (id, secret_hash, role, subject, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, sum[:], string(role), subject, name, expiresAt); err != nil {
+		return Principal{}, "", fmt.Errorf("store api key: %w", err)
+	}
+	token := prefix + hex.EncodeToString(id[:]) + "_" + hex.EncodeToString(secret)
+	return Principal{KeyID: id, Role: role, Subject: subject, Name: name}, token, nil
+}
+
+// Authenticate resolves a bearer token to its principal. Every failure is
+// the same ErrUnauthenticated, so a caller learns nothing about which part
+// was wrong; the secret is compared in constant time.
+func (s *Store) Authenticate(ctx context.Context, token string) (Principal, error) {
+	rest, ok := strings.CutPrefix(token, prefix)
+	if !ok {
+		return Principal{}, ErrUnauthenticated
+	}
+	idHex, secretHex, ok := strings.Cut(rest, "_")
+	if !ok || len(idHex) != 32 || len(secretHex) != 64 {
+		return Principal{}, ErrUnauthenticated
+	}
+	idBytes, err1 := hex.DecodeString(idHex)
+	secret, err2 := hex.DecodeString(secretHex)
+	if err1 != nil || err2 != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	id, _ := uuid.FromBytes(idBytes)
+	var (
+		p    = Principal{KeyID: id}
+		hash []byte
+		role string
+	)
+	err := s.db.QueryRow(ctx, `SELECT secret_hash, role, subject, name FROM api_keys
+		WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, id).
+		Scan(&hash, &role, &p.Subject, &p.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up api key: %w", err)
+	}
+	sum := sha256.Sum256(secret)
+	if subtle.ConstantTimeCompare(sum[:], hash) != 1 {
+		return Principal{}, ErrUnauthenticated
+	}
+	p.Role = Role(role)
+	return p, nil
+}
+
+// Revoke ends a key; it keeps working for no request that starts afterwards.
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.db.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var exists bool
+		if err := s.db.QueryRow(ctx, `SELECT true FROM api_keys WHERE id = $1`, id).Scan(&exists); errors.Is(err, pgx.ErrNoRows) {
+			return ErrKeyNotFound
+		}
+	}
+	return nil
+}
+
+// Key is a stored key's public description.
+type Key struct {
+	Principal
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
+}
+
+// List returns every key, newest first.
+func (s *Store) List(ctx context.Context) ([]Key, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, role, subject, name, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		var k Key
+		var role string
+		if err := rows.Scan(&k.KeyID, &role, &k.Subject, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt); err != nil {
+			return nil, err
+		}
+		k.Role = Role(role)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
