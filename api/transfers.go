@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -221,7 +222,15 @@ func (s *server) resolve(c echo.Context, kind ledger.Kind) error {
 	if kind != ledger.KindPostPending && req.Amount != "" {
 		return problem(http.StatusUnprocessableEntity, "validation_failed", "amount", "amount is only taken when posting a pending transfer")
 	}
-	return s.submit(c, key, []ledger.TransferRequest{t})
+	err = s.submit(c, key, []ledger.TransferRequest{t})
+	// The transfer named in the path does not exist: that is a 404 on the path.
+	switch {
+	case errors.Is(err, ledger.ErrPendingNotFound):
+		return problem(http.StatusNotFound, "pending_not_found", "id", "no pending transfer with this id")
+	case errors.Is(err, ledger.ErrTransferNotFound):
+		return problem(http.StatusNotFound, "transfer_not_found", "id", "no transfer with this id")
+	}
+	return err
 }
 
 func (s *server) postPending(c echo.Context) error { return s.resolve(c, ledger.KindPostPending) }
@@ -252,4 +261,3 @@ func (s *server) findTransfers(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, toEntry(e))
 }
-

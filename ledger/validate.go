@@ -96,6 +96,9 @@ func validateTransfers(ts []TransferRequest) error {
 	}
 	for i := range ts {
 		if err := ts[i].validate(); err != nil {
+			if len(ts) == 1 {
+				return err
+			}
 			return &TransferError{Index: i, Err: err}
 		}
 	}
@@ -103,6 +106,11 @@ func validateTransfers(ts []TransferRequest) error {
 }
 
 func (t *TransferRequest) validate() error {
+	switch t.Kind {
+	case KindPosted, KindPending, KindPostPending, KindVoidPending:
+	default:
+		return fieldErr("kind", errUnknownKind)
+	}
 	if !codeRE.MatchString(t.Code) {
 		if t.Code == "" && (t.Kind == KindPostPending || t.Kind == KindVoidPending || t.ReversesID != uuid.Nil) {
 			// resolutions and reversals default their code

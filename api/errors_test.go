@@ -1,0 +1,254 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/crowdledger/crowdledger/api"
+	"github.com/crowdledger/crowdledger/auth"
+)
+
+// TestBadInput sends every kind of bad request, grouped by the status it
+// must get, and checks the stable code, the field named, and that the
+// ledger's balances are exactly as before.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op := v.key[auth.Operator]
+	bank := v.createAccount("CNY", "custody_bank", false)
+	w := v.createAccount("CNY", "investor_wallet", true)
+	usd := v.createAccount("USD", "investor_wallet", true)
+	dep := v.transfer(fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"100.00","currency":"CNY","code":"deposit"}`, bank, w))
+	depID := firstTransfer(dep)["id"].(string)
+	closed := v.createAccount("CNY", "investor_wallet", false)
+	if r := v.do(req{method: "POST", path: "/v1/accounts/" + closed + "/close", key: op}); r.Status != 200 || r.Body["closed"] != true {
+		t.Fatalf("close: %d %s", r.Status, r.Raw)
+	}
+	v.do(req{method: "POST", path: "/v1/transfers", key: op, idem: "taken",
+		body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"deposit"}`, bank, w)})
+	before := v.balances(bank) + " " + v.balances(w) + " " + v.balances(usd)
+
+	tr := func(amount, currency string) string {
+		return fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":%s,"currency":%q,"code":"commitment"}`, w, bank, amount, currency)
+	}
+	deep := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
+	tests := []struct {
+		name   string
+		r      req
+		status int
+		code   string
+		field  string
+	}{
+		// 400: the request itself is malformed
+		{"malformed json", req{method: "POST", path: "/v1/transfers", key: op, body: `{"kind":`}, 400, "malformed_json", ""},
+		{"trailing garbage", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"1.00"`, "CNY") + `{}`}, 400, "malformed_json", ""},
+		{"deeply nested", req{method: "POST", path: "/v1/transfers", key: op, body: `{"metadata":` + deep + `}`}, 400, "malformed_json", ""},
+		{"unknown field", req{method: "POST", path: "/v1/transfers", key: op, body: `{"kind":"posted","amount_cents":100}`}, 400, "unknown_field", "amount_cents"},
+		{"amount as number", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`1.00`, "CNY")}, 400, "invalid_type", "amount"},
+		{"kind as array", req{method: "POST", path: "/v1/transfers", key: op, body: `{"kind":["posted"]}`}, 400, "invalid_type", "kind"},
+		{"body is an array", req{method: "POST", path: "/v1/transfers", key: op, body: `[]`}, 400, "invalid_type", ""},
+		{"bad uuid in body", req{method: "POST", path: "/v1/transfers", key: op, body: `{"kind":"posted","debit_account_id":"1; DROP TABLE transfers"}`}, 400, "invalid_uuid", "debit_account_id"},
+		{"braced uuid", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":"{%s}"}`, w)}, 400, "invalid_uuid", "debit_account_id"},
+		{"bad uuid in path", req{method: "GET", path: "/v1/accounts/not-a-uuid", key: op}, 400, "invalid_uuid", "id"},
+		{"missing idempotency key", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"1.00"`, "CNY"), idem: "-"}, 400, "idempotency_key_required", "Idempotency-Key"},
+		{"bad cursor", req{method: "GET", path: "/v1/accounts/" + w + "/entries?cursor=zzz", key: op}, 400, "invalid_cursor", "cursor"},
+		{"bad limit", req{method: "GET", path: "/v1/accounts/" + w + "/entries?limit=0", key: op}, 400, "invalid_parameter", "limit"},
+		{"bad as_of", req{method: "GET", path: "/v1/accounts/" + w + "/balance?as_of=yesterday", key: op}, 400, "invalid_parameter", "as_of"},
+		{"empty body", req{method: "POST", path: "/v1/transfers", key: op, body: ` `}, 400, "malformed_json", ""},
+		// 401: no valid key
+		{"no key", req{method: "GET", path: "/v1/accounts/" + w}, 401, "unauthenticated", ""},
+		{"garbage key", req{method: "GET", path: "/v1/accounts/" + w, key: "cl_x"}, 401, "unauthenticated", ""},
+		{"forged key", req{method: "GET", path: "/v1/accounts/" + w, key: op[:len(op)-4] + "0000"}, 401, "unauthenticated", ""},
+		// 403: valid key, wrong role
+		{"investor on ledger", req{method: "GET", path: "/v1/accounts/" + w, key: v.key[auth.Investor]}, 403, "forbidden", ""},
+		{"issuer posts transfer", req{method: "POST", path: "/v1/transfers", key: v.key[auth.Issuer], body: tr(`"1.00"`, "CNY")}, 403, "forbidden", ""},
+		{"regulator writes", req{method: "POST", path: "/v1/transfers", key: v.key[auth.Regulator], body: tr(`"1.00"`, "CNY")}, 403, "forbidden", ""},
+		{"compliance on ledger", req{method: "GET", path: "/v1/transfers/" + depID, key: v.key[auth.Compliance]}, 403, "forbidden", ""},
+		// 404: no such thing
+		{"unknown account", req{method: "GET", path: "/v1/accounts/00000000-0000-4000-8000-000000000000", key: op}, 404, "account_not_found", ""},
+		{"unknown transfer", req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: op}, 404, "transfer_not_found", ""},
+		{"unknown key lookup", req{method: "GET", path: "/v1/transfers?idempotency_key=never", key: op}, 404, "transfer_not_found", ""},
+		{"unknown route", req{method: "GET", path: "/v1/nothing", key: op}, 404, "not_found", ""},
+		{"void unknown pending", req{method: "POST", path: "/v1/transfers/00000000-0000-4000-8000-000000000000/void", key: op}, 404, "pending_not_found", "id"},
+		// 405
+		{"wrong method", req{method: "DELETE", path: "/v1/transfers/" + depID, key: op}, 405, "method_not_allowed", ""},
+		// 409: conflicts with the ledger's state
+		{"key reused", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"2.00"`, "CNY"), idem: "taken"}, 409, "idempotency_conflict", ""},
+		{"closed account", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x"}`, bank, closed)}, 409, "account_closed", "credit_account_id"},
+		{"reverse twice", req{method: "POST", path: "/v1/transfers/" + depID + "/post", key: op}, 422, "not_pending", "pending_id"},
+		// 413, 415
+		{"huge body", req{method: "POST", path: "/v1/transfers", key: op, body: `{"metadata":{"x":"` + strings.Repeat("a", 70<<10) + `"}}`}, 413, "body_too_large", ""},
+		{"form body", req{method: "POST", path: "/v1/transfers", key: op, body: "kind=posted", contentType: "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
+		// 422: well-formed, but the money or the ledger says no
+		{"three decimals in CNY", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"1.001"`, "CNY")}, 422, "amount_precision", "amount"},
+		{"decimals in JPY", req{method: "POST", path: "/v1/accounts", key: op, body: `{"currency":"JPY","code":"bogus"}`}, 422, "validation_failed", "code"},
+		{"zero", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"0.00"`, "CNY")}, 422, "amount_not_positive", "amount"},
+		{"negative", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"-5.00"`, "CNY")}, 422, "amount_not_positive", "amount"},
+		{"exponent", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"1e3"`, "CNY")}, 422, "amount_invalid", "amount"},
+		{"nan", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"NaN"`, "CNY")}, 422, "amount_invalid", "amount"},
+		{"forty digits", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"1234567890123456789012345678901234567890"`, "CNY")}, 422, "amount_too_large", "amount"},
+		{"unknown currency", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"1.00"`, "XXX")}, 422, "unsupported_currency", "currency"},
+		{"currency mismatch", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x"}`, w, usd)}, 422, "currency_mismatch", "currency"},
+		{"insufficient funds", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"101.01"`, "CNY")}, 422, "insufficient_funds", "amount"},
+		{"unknown account in body", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":"00000000-0000-4000-8000-000000000000","amount":"1.00","currency":"CNY","code":"x"}`, w)}, 422, "account_not_found", "credit_account_id"},
+		{"same account", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x"}`, w, w)}, 422, "same_account", "credit_account_id"},
+		{"sql in code", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x'; DROP TABLE transfers;--"}`, w, bank)}, 422, "validation_failed", "code"},
+		{"unicode code", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"dep\u200bosit"}`, w, bank)}, 422, "validation_failed", "code"},
+		{"unknown kind", req{method: "POST", path: "/v1/transfers", key: op, body: `{"kind":"steal"}`}, 422, "validation_failed", "kind"},
+		{"empty batch", req{method: "POST", path: "/v1/transfer-batches", key: op, body: `{"transfers":[]}`}, 422, "validation_failed", "transfers"},
+		{"batch amount at index", req{method: "POST", path: "/v1/transfer-batches", key: op, body: `{"transfers":[` + tr(`"1.00"`, "CNY") + `,` + tr(`"1.001"`, "CNY") + `]}`}, 422, "amount_precision", "transfers[1].amount"},
+		{"batch overdraws at index", req{method: "POST", path: "/v1/transfer-batches", key: op, body: `{"transfers":[` + tr(`"60.00"`, "CNY") + `,` + tr(`"60.00"`, "CNY") + `]}`}, 422, "insufficient_funds", "amount"},
+		{"post more than pending", req{method: "POST", path: "/v1/transfers/" + depID + "/reverse", key: op, body: `{"amount":"1.00"}`}, 422, "validation_failed", "amount"},
+		{"metadata too deep", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x","metadata":%s}`, w, bank, strings.Repeat(`{"a":`, 12)+"1"+strings.Repeat("}", 12))}, 422, "validation_failed", "metadata"},
+		{"timeout on posted", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x","timeout_seconds":60}`, w, bank)}, 422, "validation_failed", "timeout_seconds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := v.do(tc.r)
+			if r.Status != tc.status || r.str("code") != tc.code || r.str("field") != tc.field {
+				t.Errorf("got %d %s field %q, want %d %s field %q: %s", r.Status, r.str("code"), r.str("field"), tc.status, tc.code, tc.field, r.Raw)
+			}
+			if r.str("request_id") == "" || r.Header.Get("X-Request-Id") != r.str("request_id") {
+				t.Errorf("problem lacks the request id: %s", r.Raw)
+			}
+		})
+	}
+	// The batch names the failing transfer.
+	r := v.do(req{method: "POST", path: "/v1/transfer-batches", key: op, body: `{"transfers":[` + tr(`"60.00"`, "CNY") + `,` + tr(`"60.00"`, "CNY") + `]}`})
+	if idx, ok := r.Body["index"].(float64); !ok || idx != 1 {
+		t.Errorf("batch failure index = %v, want 1", r.Body["index"])
+	}
+	if after := v.balances(bank) + " " + v.balances(w) + " " + v.balances(usd); after != before {
+		t.Errorf("bad requests changed the ledger:\n before %s\n after  %s", before, after)
+	}
+}
+
+func TestRevokedAndExpiredKeys(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	ctx := context.Background()
+	p, tok, err := v.keys.Create(ctx, auth.Operator, "", "to revoke", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=x", key: tok}); r.Status != 404 {
+		t.Fatalf("fresh key: %d", r.Status)
+	}
+	if err := v.keys.Revoke(ctx, p.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=x", key: tok}); r.Status != 401 {
+		t.Errorf("revoked key: %d", r.Status)
+	}
+	past := time.Now().Add(-time.Minute)
+	_, expired, err := v.keys.Create(ctx, auth.Operator, "", "expired", &past)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=x", key: expired}); r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("expired key: %d %v", r.Status, r.Header)
+	}
+	if _, _, err := v.keys.Create(ctx, auth.Investor, "", "no subject", nil); err == nil {
+		t.Error("investor key without subject was created")
+	}
+}
+
+// TestRoutesDeclareRolesAsDocumented: every /v1 route in the router has
+// roles, is in the OpenAPI document, and the document's x-roles agree.
+func TestRoutesDeclareRolesAsDocumented(t *testing.T) {
+	t.Parallel()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(api.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, routes := api.New(api.Deps{})
+	for _, r := range routes {
+		path := r.Path
+		for _, seg := range []string{":id"} {
+			path = strings.ReplaceAll(path, seg, "{id}")
+		}
+		item := doc.Paths.Find(path)
+		if item == nil {
+			t.Errorf("%s %s is not in the OpenAPI document", r.Method, r.Path)
+			continue
+		}
+		op := item.GetOperation(r.Method)
+		if op == nil {
+			t.Errorf("%s %s has no operation in the OpenAPI document", r.Method, r.Path)
+			continue
+		}
+		raw, _ := op.Extensions["x-roles"].([]any)
+		var documented []string
+		for _, x := range raw {
+			documented = append(documented, x.(string))
+		}
+		var declared []string
+		for _, role := range r.Roles {
+			declared = append(declared, string(role))
+		}
+		slices.Sort(documented)
+		slices.Sort(declared)
+		if !slices.Equal(documented, declared) {
+			t.Errorf("%s %s: router roles %v, documented x-roles %v", r.Method, r.Path, declared, documented)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		if !strings.HasPrefix(path, "/v1/") {
+			continue
+		}
+		for method := range item.Operations() {
+			found := false
+			for _, r := range routes {
+				if r.Method == method && strings.ReplaceAll(r.Path, ":id", "{id}") == path {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("documented %s %s has no route", method, path)
+			}
+		}
+	}
+}
+
+func TestServiceEndpoints(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
+		if r := v.do(req{method: "GET", path: p}); r.Status != 200 {
+			t.Errorf("%s: %d %s", p, r.Status, r.Raw)
+		}
+	}
+	bank := v.createAccount("EUR", "custody_bank", false)
+	w := v.createAccount("EUR", "investor_wallet", true)
+	v.transfer(fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"5.00","currency":"EUR","code":"deposit"}`, bank, w))
+	m := v.do(req{method: "GET", path: "/metrics"})
+	for _, want := range []string{
+		`crowdledger_http_requests_total{method="POST",route="/v1/transfers",status="201"} 1`,
+		`crowdledger_ledger_transfers_posted_total 1`,
+		`crowdledger_http_request_duration_seconds_bucket`,
+	} {
+		if !strings.Contains(string(m.Raw), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// Every log line of a request carries its request id, and no line carries a key.
+	for _, e := range v.logs.FilterMessage("request").All() {
+		if e.ContextMap()["request_id"] == "" {
+			t.Errorf("log line without request id: %v", e.ContextMap())
+		}
+	}
+	for _, e := range v.logs.All() {
+		for _, tok := range v.key {
+			if strings.Contains(fmt.Sprint(e.ContextMap()), tok[len(tok)-20:]) {
+				t.Errorf("a log line contains an API key secret: %v", e.ContextMap())
+			}
+		}
+	}
+}
