@@ -1,0 +1,53 @@
+# crowdledger: `make run` starts the service, `make test` runs the whole suite.
+# Both find (or start) a PostgreSQL through scripts/db.sh.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/crowdledger
+PKGS  := ./...
+
+.PHONY: build run test lint bench fuzz pgbench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/crowdledger
+
+run: build
+	@set -e; url=$$(scripts/db.sh crowdledger); \
+	DATABASE_URL="$$url" $(BIN) migrate; \
+	echo; \
+	echo "crowdledger is starting on $${LISTEN_ADDR:-:8080} against $$url"; \
+	echo "Create an operator key (in another terminal):"; \
+	echo "  DATABASE_URL='$$url' $(BIN) keys create --role operator --name me"; \
+	echo "Then open an account:"; \
+	echo "  curl -s localhost:8080/v1/accounts -H \"Authorization: Bearer \$$KEY\" -H 'Idempotency-Key: first' \\"; \
+	echo "       -H 'Content-Type: application/json' -d '{\"currency\":\"CNY\",\"code\":\"custody_bank\"}'"; \
+	echo; \
+	DATABASE_URL="$$url" exec $(BIN) serve
+
+lint:
+	@out=$$(gofmt -l .); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test: lint
+	@set -e; url=$$(scripts/db.sh postgres); \
+	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test -race -count=1 $(PKGS)
+
+# Benchmarks: the ledger's group-commit writer, then pgbench for scale.
+bench:
+	@set -e; url=$$(scripts/db.sh postgres); \
+	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test ./ledger -run '^$$' -bench BenchmarkPost -benchtime 40000x -count 3
+
+pgbench:
+	@set -e; url=$$(scripts/db.sh pgbench); \
+	pgbench -i -s 10 -q "$$url" && pgbench -c 16 -j 2 -T 30 -M prepared "$$url"
+
+# Runs each fuzz target for a while; the corpus it finds goes to testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/money -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/money -run '^$$' -fuzz FuzzAllocate -fuzztime $(FUZZTIME)
+	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeTransfer -fuzztime $(FUZZTIME)
+	$(GO) test ./ledger -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin
+	@if [[ -f .pgdata/PG_VERSION ]]; then pg_ctl -D .pgdata stop -m fast 2>/dev/null || runuser -u postgres -- $$(ls -d /usr/lib/postgresql/*/bin | tail -1)/pg_ctl -D .pgdata stop -m fast || true; fi

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/migrations"
+)
+
+func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
+	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if err := migrations.Migrate(ctx, conn); err != nil {
+		return err
+	}
+	v, err := migrations.Current(ctx, conn)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database at schema version %d\n", v)
+	return nil
+}
+
+func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: keys create --role ROLE [--subject ID] [--name NAME] [--expires DURATION] | keys list | keys revoke KEY_ID")
+	}
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := auth.NewStore(pool)
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		role := fs.String("role", "", "operator, compliance, issuer, investor or regulator")
+		subject := fs.String("subject", "", "the party an issuer or investor key acts for")
+		name := fs.String("name", "", "who holds the key")
+		expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: no expiry)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		r, err := auth.ParseRole(*role)
+		if err != nil {
+			return err
+		}
+		var exp *time.Time
+		if *expires > 0 {
+			t := time.Now().Add(*expires)
+			exp = &t
+		}
+		p, token, err := store.Create(ctx, r, *subject, *name, exp)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key id:  %s\nrole:    %s\nsubject: %s\nkey:     %s\n\nThe key is shown once; only its hash is stored.\n", p.KeyID, p.Role, p.Subject, token)
+		return nil
+	case "list":
+		ks, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked " + k.RevokedAt.UTC().Format(time.RFC3339)
+			} else if k.ExpiresAt != nil && k.ExpiresAt.Before(time.Now()) {
+				state = "expired"
+			}
+			fmt.Fprintf(stdout, "%s  %-10s  %-20s  %-20s  %s\n", k.KeyID, k.Role, k.Subject, k.Name, state)
+		}
+		return nil
+	case "revoke":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: keys revoke KEY_ID")
+		}
+		id, err := uuid.Parse(args[1])
+		if err != nil {
+			return fmt.Errorf("key id: %w", err)
+		}
+		if err := store.Revoke(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", id)
+		return nil
+	}
+	return fmt.Errorf("unknown keys command %q", args[0])
+}
+
+// check verifies the ledger's invariants; a broken one is an error (exit 1).
+func check(ctx context.Context, cfg config, stdout io.Writer) error {
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	lg := ledger.New(pool, ledger.Options{})
+	defer lg.Close()
+	vs, err := lg.Check(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		fmt.Fprintln(stdout, "BROKEN", v)
+	}
+	if len(vs) > 0 {
+		return fmt.Errorf("%d ledger invariant violations", len(vs))
+	}
+	fmt.Fprintln(stdout, "ledger invariants hold")
+	return nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// config is read from the environment, with defaults, and validated before
+// anything starts. Secrets never appear in logs (see fields).
+type config struct {
+	DatabaseURL     string
+	ListenAddr      string
+	LogLevel        zapcore.Level
+	DBMaxConns      int32
+	LedgerWriters   int
+	LedgerMaxBatch  int
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+	SweepInterval   time.Duration
+}
+
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmode=disable"
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
+		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second}
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, lo, hi int64, set func(int64)) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer from %d to %d", name, v, lo, hi))
+			return
+		}
+		set(n)
+	}
+	dur := func(name string, dst *time.Duration) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 20s", name, v))
+			return
+		}
+		*dst = d
+	}
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("LISTEN_ADDR", &c.ListenAddr)
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
+		}
+	}
+	num("DB_MAX_CONNS", 2, 1000, func(n int64) { c.DBMaxConns = int32(n) })
+	num("LEDGER_WRITERS", 1, 64, func(n int64) { c.LedgerWriters = int(n) })
+	num("LEDGER_MAX_BATCH", 1, 10000, func(n int64) { c.LedgerMaxBatch = int(n) })
+	num("MAX_BODY_BYTES", 1024, 64<<20, func(n int64) { c.MaxBodyBytes = n })
+	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("PENDING_SWEEP_INTERVAL", &c.SweepInterval)
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// fields describes the configuration for the start-up log line, with the
+// database password masked.
+func (c config) fields() []zap.Field {
+	return []zap.Field{
+		zap.String("database_url", redactURL(c.DatabaseURL)), zap.String("listen_addr", c.ListenAddr),
+		zap.Stringer("log_level", c.LogLevel), zap.Int32("db_max_conns", c.DBMaxConns),
+		zap.Int("ledger_writers", c.LedgerWriters), zap.Int("ledger_max_batch", c.LedgerMaxBatch),
+		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
+	}
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

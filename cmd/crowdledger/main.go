@@ -1,0 +1,53 @@
+// Command crowdledger runs the crowdledger service and its operator tools.
+//
+//	crowdledger serve                          run the HTTP service
+//	crowdledger migrate                        apply database migrations
+//	crowdledger keys create --role R [--subject ID] [--name N] [--expires 720h]
+//	crowdledger keys list | keys revoke KEY_ID
+//	crowdledger check                          verify the ledger's invariants (exit 1 if broken)
+//
+// Configuration comes from the environment; see config.go and the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "crowdledger:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check`)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) < 2 {
+		return errUsage
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	switch args[1] {
+	case "serve":
+		return serve(ctx, cfg)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "keys":
+		return keys(ctx, cfg, args[2:], stdout)
+	case "check":
+		return check(ctx, cfg, stdout)
+	default:
+		return errUsage
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/crowdledger/crowdledger/api"
+	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/migrations"
+)
+
+// newLogger writes JSON lines to standard output, as container platforms expect.
+func newLogger(cfg config) *zap.Logger {
+	zc := zap.NewProductionConfig()
+	zc.OutputPaths = []string{"stdout"}
+	zc.Level = zap.NewAtomicLevelAt(cfg.LogLevel)
+	zc.EncoderConfig.TimeKey = "time"
+	zc.EncoderConfig.EncodeTime = func(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
+		enc.AppendString(t.UTC().Format(time.RFC3339Nano))
+	}
+	log, err := zc.Build()
+	if err != nil {
+		return zap.NewNop()
+	}
+	return log
+}
+
+// serve runs the HTTP service until ctx ends (SIGTERM or SIGINT), then shuts
+// down in order: stop accepting and finish in-flight requests, let the
+// ledger's writers drain, close the pool.
+func serve(ctx context.Context, cfg config) error {
+	log := newLogger(cfg)
+	defer log.Sync() //nolint:errcheck
+	log.Info("starting", cfg.fields()...)
+
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if v, err := migrations.Current(ctx, pool); err != nil {
+		return fmt.Errorf("read schema version (is the database up?): %w", err)
+	} else if v != migrations.Latest() {
+		return fmt.Errorf("database schema is at version %d, this build needs %d: run `crowdledger migrate`", v, migrations.Latest())
+	}
+
+	reg := prometheus.NewRegistry()
+	metrics := api.NewMetrics(reg)
+	api.RegisterPool(reg, pool)
+	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
+	e, _ := api.New(api.Deps{
+		Ledger: lg, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready: func(ctx context.Context) error {
+			v, err := migrations.Current(ctx, pool)
+			if err != nil {
+				return err
+			}
+			if v != migrations.Latest() {
+				return fmt.Errorf("schema version %d, want %d", v, migrations.Latest())
+			}
+			return nil
+		},
+	})
+	srv := &http.Server{Addr: cfg.ListenAddr, Handler: e, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweepPending(sweepCtx, lg, cfg.SweepInterval, log)
+	}()
+
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("listening", zap.String("addr", cfg.ListenAddr))
+		errc <- srv.ListenAndServe()
+	}()
+	select {
+	case err := <-errc:
+		stopSweep()
+		<-sweepDone
+		lg.Close()
+		return fmt.Errorf("listen: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Error("shutdown", zap.Error(err))
+	}
+	stopSweep()
+	<-sweepDone
+	lg.Close()
+	log.Info("stopped")
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sweepPending voids pending transfers whose timeout has passed. Every
+// process runs it; derived idempotency keys make concurrent sweeps safe.
+func sweepPending(ctx context.Context, lg *ledger.Ledger, every time.Duration, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := lg.ExpirePending(ctx, 500)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("expire pending transfers", zap.Error(err))
+		} else if n > 0 {
+			log.Info("expired pending transfers", zap.Int("voided", n))
+		}
+	}
+}
