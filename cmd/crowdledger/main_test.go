@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crowdledger/crowdledger/internal/pgtest"
+)
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		ok   bool
+	}{
+		{"defaults", nil, true},
+		{"all set", map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", "LISTEN_ADDR": ":9000", "LOG_LEVEL": "debug",
+			"DB_MAX_CONNS": "8", "LEDGER_WRITERS": "2", "SHUTDOWN_TIMEOUT": "5s"}, true},
+		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, false},
+		{"bad conns", map[string]string{"DB_MAX_CONNS": "0"}, false},
+		{"bad duration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, false},
+		{"not postgres", map[string]string{"DATABASE_URL": "mysql://x"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadConfig(func(k string) string { return tc.env[k] })
+			if (err == nil) != tc.ok {
+				t.Fatalf("loadConfig error = %v, want ok=%v", err, tc.ok)
+			}
+			if err == nil {
+				for _, f := range c.fields() {
+					if strings.Contains(f.String, "secret") {
+						t.Errorf("config log field %s shows the password: %s", f.Key, f.String)
+					}
+				}
+			}
+		})
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServeLifecycle runs the real command: migrate, create a key, serve,
+// put it under load, and SIGTERM it (cancel its context) mid-load. Every
+// request that got an answer got a 2xx, and the ledger checks out after.
+func TestServeLifecycle(t *testing.T) {
+	db := pgtest.NewDB(t)
+	addr := freeAddr(t)
+	env := map[string]string{"DATABASE_URL": db.URL, "LISTEN_ADDR": addr, "LOG_LEVEL": "warn"}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"crowdledger", "migrate"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--name", "t"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, getenv, &out) }()
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		if r, err := http.Get(base + "/readyz"); err == nil && r.StatusCode == 200 {
+			r.Body.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatal("service did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	post := func(path, idem, body string) (*http.Response, error) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Idempotency-Key", idem)
+		req.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(req)
+	}
+	id := func(r *http.Response) string {
+		var b bytes.Buffer
+		b.ReadFrom(r.Body)
+		r.Body.Close()
+		return regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(b.String())[1]
+	}
+	r, err := post("/v1/accounts", "bank", `{"currency":"CNY","code":"custody_bank"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank := id(r)
+	r, _ = post("/v1/accounts", "escrow", `{"currency":"CNY","code":"campaign_escrow"}`)
+	escrow := id(r)
+
+	var ok, refused, bad atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				r, err := post("/v1/transfers", fmt.Sprintf("t-%d-%d", w, i), fmt.Sprintf(
+					`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"0.01","currency":"CNY","code":"commitment"}`, bank, escrow))
+				if err != nil {
+					refused.Add(1) // after shutdown began: never accepted
+					continue
+				}
+				r.Body.Close()
+				if r.StatusCode == http.StatusCreated {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		}(w)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stop() // what SIGTERM does through signal.NotifyContext
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if bad.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("during shutdown: %d created, %d non-2xx answers, %d refused", ok.Load(), bad.Load(), refused.Load())
+	}
+	t.Logf("%d created before and during shutdown, %d refused after it", ok.Load(), refused.Load())
+
+	out.Reset()
+	if err := run(ctx, []string{"crowdledger", "check"}, getenv, &out); err != nil {
+		t.Fatalf("check: %v\n%s", err, out.String())
+	}
+	var n int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM transfers`).Scan(&n); err != nil || n != ok.Load() {
+		t.Errorf("%d transfers stored, %d acknowledged (%v)", n, ok.Load(), err)
+	}
+	if err := run(ctx, []string{"crowdledger", "bogus"}, getenv, &out); !errors.Is(err, errUsage) {
+		t.Errorf("unknown command: %v", err)
+	}
+}
