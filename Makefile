@@ -34,7 +34,8 @@ test: lint
 # Benchmarks: the ledger's group-commit writer, then pgbench for scale.
 bench:
 	@set -e; url=$$(scripts/db.sh postgres); \
-	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test ./ledger -run '^$$' -bench BenchmarkPost -benchtime 40000x -count 3
+	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test ./ledger -run '^$$' -bench 'BenchmarkPost/(distinct|hot)' -benchtime 40000x -count 3; \
+	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test ./ledger -run '^$$' -bench 'BenchmarkPost/batch100' -benchtime 1000x -count 2
 
 pgbench:
 	@set -e; url=$$(scripts/db.sh pgbench); \
