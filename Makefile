@@ -12,6 +12,12 @@ build:
 
 run: build
 	@set -e; url=$$(scripts/db.sh crowdledger); \
+	if [[ -z "$${AUDIT_SIGNING_KEY:-}$${AUDIT_SIGNING_KEY_FILE:-}" ]]; then \
+	  mkdir -p .secrets; chmod 700 .secrets; \
+	  [[ -s .secrets/audit-signing.key ]] || { $(BIN) audit keygen > .secrets/audit-signing.key; chmod 600 .secrets/audit-signing.key; \
+	    echo "generated a development audit signing key in .secrets/audit-signing.key"; }; \
+	  export AUDIT_SIGNING_KEY_FILE=$$PWD/.secrets/audit-signing.key; \
+	fi; \
 	DATABASE_URL="$$url" $(BIN) migrate; \
 	echo; \
 	echo "crowdledger is starting on $${LISTEN_ADDR:-:8080} against $$url"; \

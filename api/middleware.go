@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 )
 
@@ -95,6 +96,8 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(ctxPrincipal, p)
+		ctx := audit.WithActor(c.Request().Context(), audit.Actor{KeyID: p.KeyID, Role: string(p.Role), Subject: p.Subject}, requestID(c))
+		c.SetRequest(c.Request().WithContext(ctx))
 		c.Set(ctxLogger, logger(c, s.log).With(zap.String("key_id", p.KeyID.String())))
 		return next(c)
 	}

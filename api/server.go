@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/ledger"
 )
@@ -32,6 +34,8 @@ type Authenticator interface {
 // Deps are what the API needs from the rest of the service.
 type Deps struct {
 	Ledger       *ledger.Ledger
+	Audit        *audit.Trail
+	Pool         *pgxpool.Pool // for appending audit events of reads
 	Keys         Authenticator
 	Log          *zap.Logger
 	Metrics      *Metrics
@@ -95,6 +99,9 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/transfers/:id/post", ops, s.postPending)
 	s.route(e, http.MethodPost, "/v1/transfers/:id/void", ops, s.voidPending)
 	s.route(e, http.MethodPost, "/v1/transfers/:id/reverse", ops, s.reverse)
+	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)
+	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))
+	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.exportAudit))
 	return e, s.routes
 }
 

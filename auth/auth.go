@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -90,8 +91,20 @@ func (s *Store) Create(ctx context.Context, role Role, subject, name string, exp
 		return Principal{}, "", fmt.Errorf("random secret: %w", err)
 	}
 	sum := sha256.Sum256(secret)
-	if _, err := s.db.Exec(ctx, `INSERT INTO api_keys (id, secret_hash, role, subject, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, sum[:], string(role), subject, name, expiresAt); err != nil {
+	ev, err := audit.New(ctx, "auth.key.create", []string{id.String()}, map[string]any{
+		"role": role, "subject": subject, "name": name, "expires_at": expiresAt,
+	})
+	if err != nil {
+		return Principal{}, "", err
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, secret_hash, role, subject, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, sum[:], string(role), subject, name, expiresAt); err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, ev)
+	})
+	if err != nil {
 		return Principal{}, "", fmt.Errorf("store api key: %w", err)
 	}
 	token := prefix + hex.EncodeToString(id[:]) + "_" + hex.EncodeToString(secret)
@@ -140,17 +153,27 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 
 // Revoke ends a key; it keeps working for no request that starts afterwards.
 func (s *Store) Revoke(ctx context.Context, id uuid.UUID) error {
-	tag, err := s.db.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+	ev, err := audit.New(ctx, "auth.key.revoke", []string{id.String()}, map[string]any{})
 	if err != nil {
-		return fmt.Errorf("revoke api key: %w", err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
-		var exists bool
-		if err := s.db.QueryRow(ctx, `SELECT true FROM api_keys WHERE id = $1`, id).Scan(&exists); errors.Is(err, pgx.ErrNoRows) {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var revoked bool
+		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = $1 FOR UPDATE`, id).Scan(&revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrKeyNotFound
 		}
-	}
-	return nil
+		if err != nil {
+			return fmt.Errorf("revoke api key: %w", err)
+		}
+		if revoked {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("revoke api key: %w", err)
+		}
+		return audit.Append(ctx, tx, ev)
+	})
 }
 
 // Key is a stored key's public description.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/money"
 )
 
@@ -611,6 +612,15 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 	b.Queue(`UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
 		FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[]) AS u(id, dp, cp, dq, cq)
 		WHERE a.id = u.id`, raw(uID), uDP, uCP, uDQ, uCQ)
+	events := make([]audit.Event, 0, len(reqs))
+	for _, r := range reqs {
+		e, err := entryEvent(r)
+		if err != nil {
+			return err
+		}
+		events = append(events, e)
+	}
+	audit.QueueAppend(b, events)
 	if commit {
 		b.Queue(`COMMIT`)
 	}
@@ -618,6 +628,43 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		return fmt.Errorf("write batch: %w", err)
 	}
 	return nil
+}
+
+type transferFacts struct {
+	ID         string `json:"id"`
+	Kind       Kind   `json:"kind"`
+	Debit      string `json:"debit_account_id"`
+	Credit     string `json:"credit_account_id"`
+	Amount     string `json:"amount"`
+	Currency   string `json:"currency"`
+	Code       string `json:"code"`
+	PendingID  string `json:"pending_id,omitempty"`
+	ReversesID string `json:"reverses_id,omitempty"`
+}
+
+// entryEvent is the audit record of a committed entry: who posted it under
+// which key, and every transfer with its amount.
+func entryEvent(r *request) (audit.Event, error) {
+	ids := make([]string, 0, 1+len(r.entry.Transfers))
+	ids = append(ids, r.entry.ID.String())
+	facts := struct {
+		EntryID        string          `json:"entry_id"`
+		IdempotencyKey string          `json:"idempotency_key"`
+		Transfers      []transferFacts `json:"transfers"`
+	}{EntryID: r.entry.ID.String(), IdempotencyKey: r.key, Transfers: make([]transferFacts, 0, len(r.entry.Transfers))}
+	for _, t := range r.entry.Transfers {
+		ids = append(ids, t.ID.String())
+		f := transferFacts{ID: t.ID.String(), Kind: t.Kind, Debit: t.DebitAccountID.String(), Credit: t.CreditAccountID.String(),
+			Amount: t.Amount.String(), Currency: t.Amount.Currency().Code(), Code: t.Code}
+		if t.PendingID != nil {
+			f.PendingID = t.PendingID.String()
+		}
+		if t.ReversesID != nil {
+			f.ReversesID = t.ReversesID.String()
+		}
+		facts.Transfers = append(facts.Transfers, f)
+	}
+	return audit.New(r.ctx, "ledger.entry.post", ids, facts)
 }
 
 func newID() uuid.UUID {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -283,27 +284,44 @@ func (l *Ledger) CreateAccount(ctx context.Context, in NewAccount) (a Account, c
 	}
 	hash := in.hash() // over the client's request: a generated id is not part of it
 	var got uuid.UUID
-	err = l.db.QueryRow(ctx, `INSERT INTO accounts (id, currency, code, owner, metadata, debits_must_not_exceed_credits,
-			credits_must_not_exceed_debits, idempotency_key, request_hash)
-		VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9)
-		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-		id, in.Currency.Code(), string(in.Code), in.Owner, string(in.Metadata), in.Flags.DebitsMustNotExceedCredits,
-		in.Flags.CreditsMustNotExceedDebits, in.IdempotencyKey, hash).Scan(&got)
+	err = pg.InTx(ctx, l.db, func(tx pgx.Tx) error {
+		created = false
+		err := tx.QueryRow(ctx, `INSERT INTO accounts (id, currency, code, owner, metadata, debits_must_not_exceed_credits,
+				credits_must_not_exceed_debits, idempotency_key, request_hash)
+			VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9)
+			ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+			id, in.Currency.Code(), string(in.Code), in.Owner, string(in.Metadata), in.Flags.DebitsMustNotExceedCredits,
+			in.Flags.CreditsMustNotExceedDebits, in.IdempotencyKey, hash).Scan(&got)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var prev []byte
+			if err := tx.QueryRow(ctx, `SELECT id, request_hash FROM accounts WHERE idempotency_key = $1`,
+				in.IdempotencyKey).Scan(&got, &prev); err != nil {
+				return fmt.Errorf("read existing key: %w", err)
+			}
+			if string(prev) != string(hash) {
+				return ErrIdempotencyConflict
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		created = true
+		ev, err := audit.New(ctx, "ledger.account.create", []string{got.String()}, map[string]any{
+			"currency": in.Currency.Code(), "code": in.Code, "owner": in.Owner, "idempotency_key": in.IdempotencyKey,
+			"debits_must_not_exceed_credits": in.Flags.DebitsMustNotExceedCredits, "credits_must_not_exceed_debits": in.Flags.CreditsMustNotExceedDebits,
+		})
+		if err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, ev)
+	})
 	switch {
 	case err == nil:
 		a, err = l.Account(ctx, got)
-		return a, true, err
-	case errors.Is(err, pgx.ErrNoRows):
-		var prev []byte
-		if err := l.db.QueryRow(ctx, `SELECT id, request_hash FROM accounts WHERE idempotency_key = $1`,
-			in.IdempotencyKey).Scan(&got, &prev); err != nil {
-			return Account{}, false, fmt.Errorf("create account: read existing key: %w", err)
-		}
-		if string(prev) != string(hash) {
-			return Account{}, false, ErrIdempotencyConflict
-		}
-		a, err = l.Account(ctx, got)
-		return a, false, err
+		return a, created, err
+	case errors.Is(err, ErrIdempotencyConflict):
+		return Account{}, false, err
 	case pg.Constraint(err) == "accounts_pkey":
 		return Account{}, false, refErr("id", ErrAccountExists)
 	default:
@@ -331,8 +349,14 @@ func (l *Ledger) CloseAccount(ctx context.Context, id uuid.UUID) (Account, error
 		if pending {
 			return ErrAccountHasPending
 		}
-		_, err = tx.Exec(ctx, `UPDATE accounts SET closed_at = clock_timestamp() WHERE id = $1`, id)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE accounts SET closed_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		ev, err := audit.New(ctx, "ledger.account.close", []string{id.String()}, map[string]any{"closed": true})
+		if err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, ev)
 	})
 	if err != nil {
 		if errors.Is(err, ErrAccountNotFound) || errors.Is(err, ErrAccountHasPending) {
@@ -361,7 +385,7 @@ func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := l.Submit(ctx, "expire:"+id.String(), []TransferRequest{{
+		_, err := l.Submit(audit.WithActor(ctx, audit.System("pending-expiry"), ""), "expire:"+id.String(), []TransferRequest{{
 			Kind: KindVoidPending, PendingID: id, Code: ReasonPendingExpired,
 		}})
 		switch {

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crowdledger/crowdledger/internal/canonjson"
 	"github.com/crowdledger/crowdledger/internal/money"
 )
 
@@ -216,39 +216,9 @@ func requestHash(ts []TransferRequest) []byte {
 // canonicalMetadata returns metadata as compact JSON with sorted keys (so
 // equal objects hash equal and read back byte for byte), "{}" when empty.
 func canonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return json.RawMessage("{}"), nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v map[string]any
-	if err := dec.Decode(&v); err != nil || v == nil {
-		return nil, errBadMetadata
-	}
-	if dec.More() || depth(v) > maxMetadataDepth {
-		return nil, errBadMetadata
-	}
-	out, err := json.Marshal(v)
-	if err != nil || len(out) > MaxMetadataBytes {
+	out, d, err := canonjson.Object(raw)
+	if err != nil || d > maxMetadataDepth || len(out) > MaxMetadataBytes {
 		return nil, errBadMetadata
 	}
 	return out, nil
-}
-
-func depth(v any) int {
-	switch x := v.(type) {
-	case map[string]any:
-		d := 0
-		for _, e := range x {
-			d = max(d, depth(e))
-		}
-		return d + 1
-	case []any:
-		d := 0
-		for _, e := range x {
-			d = max(d, depth(e))
-		}
-		return d + 1
-	}
-	return 0
 }

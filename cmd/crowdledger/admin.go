@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -43,6 +45,7 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 	}
 	defer pool.Close()
 	store := auth.NewStore(pool)
+	ctx = audit.WithActor(ctx, audit.System("cli"), "")
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
@@ -123,3 +126,89 @@ func check(ctx context.Context, cfg config, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "ledger invariants hold")
 	return nil
 }
+
+// auditCmd: keygen | pubkey | export [--from N] [--to M] | verify FILE --public-key KEY...
+func auditCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	usage := fmt.Errorf("usage: audit keygen | audit pubkey | audit export [--from N] [--to M] | audit verify FILE --public-key BASE64 [...]")
+	if len(args) == 0 {
+		return usage
+	}
+	switch args[0] {
+	case "keygen":
+		seed, err := audit.GenerateSeed()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, seed)
+		return nil
+	case "pubkey":
+		s, err := audit.ParseSigner(cfg.AuditSigningKey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s %s\n", s.Public().ID, s.Public().Encoded())
+		return nil
+	case "export":
+		fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
+		from := fs.Int64("from", 1, "first position")
+		to := fs.Int64("to", 0, "last position (0: the head)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		s, err := audit.ParseSigner(cfg.AuditSigningKey)
+		if err != nil {
+			return err
+		}
+		pool, err := pg.Connect(ctx, cfg.DatabaseURL, 2)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return audit.NewTrail(pool, s).Export(ctx, stdout, *from, *to)
+	case "verify":
+		if len(args) < 2 {
+			return usage
+		}
+		fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+		var keys multiFlag
+		fs.Var(&keys, "public-key", "base64 Ed25519 public key (repeat for retired keys)")
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return fmt.Errorf("audit verify: give at least one --public-key (GET /v1/audit/public-keys publishes them)")
+		}
+		var pubs []audit.PublicKey
+		for _, k := range keys {
+			p, err := audit.ParsePublicKey(k)
+			if err != nil {
+				return err
+			}
+			pubs = append(pubs, p)
+		}
+		f, err := os.Open(args[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		rep, err := audit.VerifyExport(f, pubs)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", args[1], err)
+		}
+		fmt.Fprintf(stdout, "positions %d-%d: %d links, %d signed checkpoints checked\n", rep.From, rep.To, rep.Links, rep.Checkpoints)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(stdout, "PROBLEM %s at position %d (event %d): %s\n", p.Kind, p.Pos, p.Seq, p.Detail)
+		}
+		if !rep.OK {
+			return fmt.Errorf("audit chain verification failed: %d problems", len(rep.Problems))
+		}
+		fmt.Fprintln(stdout, "audit chain verified")
+		return nil
+	}
+	return usage
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

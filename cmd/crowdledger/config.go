@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,13 +24,19 @@ type config struct {
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	SweepInterval   time.Duration
+	// AuditSigningKey is the base64 Ed25519 seed that signs audit
+	// checkpoints (from AUDIT_SIGNING_KEY or the file AUDIT_SIGNING_KEY_FILE).
+	AuditSigningKey string
+	ChainInterval   time.Duration
+	CheckpointEvery int64
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmode=disable"
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
-		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second}
+		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
+		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -73,6 +80,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	num("MAX_BODY_BYTES", 1024, 64<<20, func(n int64) { c.MaxBodyBytes = n })
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("PENDING_SWEEP_INTERVAL", &c.SweepInterval)
+	dur("AUDIT_CHAIN_INTERVAL", &c.ChainInterval)
+	num("AUDIT_CHECKPOINT_EVERY", 1, 1_000_000, func(n int64) { c.CheckpointEvery = n })
+	str("AUDIT_SIGNING_KEY", &c.AuditSigningKey)
+	if f := getenv("AUDIT_SIGNING_KEY_FILE"); f != "" && c.AuditSigningKey == "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_SIGNING_KEY_FILE: %w", err))
+		}
+		c.AuditSigningKey = string(b)
+	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
 	}
@@ -87,6 +104,7 @@ func (c config) fields() []zap.Field {
 		zap.Stringer("log_level", c.LogLevel), zap.Int32("db_max_conns", c.DBMaxConns),
 		zap.Int("ledger_writers", c.LedgerWriters), zap.Int("ledger_max_batch", c.LedgerMaxBatch),
 		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
+		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
 	}
 }
 

@@ -5,6 +5,7 @@
 //	crowdledger keys create --role R [--subject ID] [--name N] [--expires 720h]
 //	crowdledger keys list | keys revoke KEY_ID
 //	crowdledger check                          verify the ledger's invariants (exit 1 if broken)
+//	crowdledger audit keygen | pubkey | export | verify FILE --public-key KEY
 //
 // Configuration comes from the environment; see config.go and the README.
 package main
@@ -28,7 +29,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check`)
+var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify`)
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return keys(ctx, cfg, args[2:], stdout)
 	case "check":
 		return check(ctx, cfg, stdout)
+	case "audit":
+		return auditCmd(ctx, cfg, args[2:], stdout)
 	default:
 		return errUsage
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 )
 
@@ -63,7 +66,12 @@ func freeAddr(t *testing.T) string {
 func TestServeLifecycle(t *testing.T) {
 	db := pgtest.NewDB(t)
 	addr := freeAddr(t)
-	env := map[string]string{"DATABASE_URL": db.URL, "LISTEN_ADDR": addr, "LOG_LEVEL": "warn"}
+	seed, err := audit.GenerateSeed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": db.URL, "LISTEN_ADDR": addr, "LOG_LEVEL": "warn", "AUDIT_SIGNING_KEY": seed,
+		"AUDIT_CHAIN_INTERVAL": "50ms"}
 	getenv := func(k string) string { return env[k] }
 	ctx := context.Background()
 	var out bytes.Buffer
@@ -151,6 +159,29 @@ func TestServeLifecycle(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM transfers`).Scan(&n); err != nil || n != ok.Load() {
 		t.Errorf("%d transfers stored, %d acknowledged (%v)", n, ok.Load(), err)
 	}
+	// Every acknowledged transfer has its audit event, the chain links them
+	// all (serve runs a last chainer round on shutdown), and the exported
+	// chain verifies offline against the published key.
+	var events int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'ledger.entry.post'`).Scan(&events); err != nil || events != ok.Load() {
+		t.Errorf("%d entry events for %d acknowledged transfers (%v)", events, ok.Load(), err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"crowdledger", "audit", "pubkey"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	pub := strings.Fields(out.String())[1]
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	f, _ := os.Create(file)
+	if err := run(ctx, []string{"crowdledger", "audit", "export"}, getenv, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out.Reset()
+	if err := run(ctx, []string{"crowdledger", "audit", "verify", file, "--public-key", pub}, getenv, &out); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out.String())
+	}
+	t.Log(strings.TrimSpace(out.String()))
 	if err := run(ctx, []string{"crowdledger", "bogus"}, getenv, &out); !errors.Is(err, errUsage) {
 		t.Errorf("unknown command: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/crowdledger/crowdledger/api"
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -53,12 +54,22 @@ func serve(ctx context.Context, cfg config) error {
 		return fmt.Errorf("database schema is at version %d, this build needs %d: run `crowdledger migrate`", v, migrations.Latest())
 	}
 
+	if cfg.AuditSigningKey == "" {
+		return errors.New("AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) is required: `crowdledger audit keygen` makes one")
+	}
+	signer, err := audit.ParseSigner(cfg.AuditSigningKey)
+	if err != nil {
+		return err
+	}
+	trail := audit.NewTrail(pool, signer)
+	trail.CheckpointEvery = cfg.CheckpointEvery
+
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	api.RegisterPool(reg, pool)
 	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
 	e, _ := api.New(api.Deps{
-		Ledger: lg, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ledger: lg, Audit: trail, Pool: pool, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {
@@ -79,6 +90,11 @@ func serve(ctx context.Context, cfg config) error {
 		defer close(sweepDone)
 		sweepPending(sweepCtx, lg, cfg.SweepInterval, log)
 	}()
+	chainDone := make(chan struct{})
+	go func() {
+		defer close(chainDone)
+		linkAudit(sweepCtx, trail, cfg.ChainInterval, log)
+	}()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -89,6 +105,7 @@ func serve(ctx context.Context, cfg config) error {
 	case err := <-errc:
 		stopSweep()
 		<-sweepDone
+		<-chainDone
 		lg.Close()
 		return fmt.Errorf("listen: %w", err)
 	case <-ctx.Done():
@@ -101,7 +118,12 @@ func serve(ctx context.Context, cfg config) error {
 	}
 	stopSweep()
 	<-sweepDone
+	<-chainDone
 	lg.Close()
+	// Link what the last requests wrote, so a clean stop leaves the chain complete.
+	if _, err := trail.Link(context.Background()); err != nil {
+		log.Warn("final audit chain round", zap.Error(err))
+	}
 	log.Info("stopped")
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -125,6 +147,23 @@ func sweepPending(ctx context.Context, lg *ledger.Ledger, every time.Duration, l
 			log.Warn("expire pending transfers", zap.Error(err))
 		} else if n > 0 {
 			log.Info("expired pending transfers", zap.Int("voided", n))
+		}
+	}
+}
+
+// linkAudit runs the audit chainer. Every process runs it; an advisory lock
+// lets one link at a time and the others skip their turn.
+func linkAudit(ctx context.Context, trail *audit.Trail, every time.Duration, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := trail.Link(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("audit chainer", zap.Error(err))
 		}
 	}
 }

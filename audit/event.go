@@ -1,0 +1,147 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crowdledger/crowdledger/internal/canonjson"
+)
+
+// Actor is who caused an event: an API key (with its role and subject), or
+// the system itself (role "system", subject naming the job).
+type Actor struct {
+	KeyID   uuid.UUID
+	Role    string
+	Subject string
+}
+
+// System is the actor for the service's own jobs (expiry sweeps, scheduled closes).
+func System(job string) Actor { return Actor{Role: "system", Subject: job} }
+
+// Event is one audited command.
+type Event struct {
+	Seq        int64
+	OccurredAt time.Time
+	Actor      Actor
+	Action     string   // e.g. "ledger.entry.post"
+	ObjectIDs  []string // ids of what changed
+	RequestID  string
+	Facts      json.RawMessage // what matters: amounts, before/after states
+}
+
+type ctxKey struct{}
+
+type origin struct {
+	actor     Actor
+	requestID string
+}
+
+// WithActor records who is acting, and for which request, in ctx. The API
+// sets it once per request; domain code reads it when appending events.
+func WithActor(ctx context.Context, a Actor, requestID string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, origin{a, requestID})
+}
+
+// From returns the actor and request id in ctx; an unattributed context is
+// the system acting for an unnamed job, which the trail makes visible.
+func From(ctx context.Context) (Actor, string) {
+	if o, ok := ctx.Value(ctxKey{}).(origin); ok {
+		return o.actor, o.requestID
+	}
+	return System("unattributed"), ""
+}
+
+// New builds an event attributed to the actor in ctx.
+func New(ctx context.Context, action string, objectIDs []string, facts any) (Event, error) {
+	a, rid := From(ctx)
+	// No canonicalisation here, on the write path: jsonb reorders keys on
+	// insert anyway, and Canonical runs on what is read back when hashing.
+	raw, err := json.Marshal(facts)
+	if err != nil {
+		return Event{}, fmt.Errorf("audit facts for %s: %w", action, err)
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return Event{}, fmt.Errorf("audit facts for %s: %w", action, canonjson.ErrNotObject)
+	}
+	if objectIDs == nil {
+		objectIDs = []string{}
+	}
+	return Event{Actor: a, Action: action, ObjectIDs: objectIDs, RequestID: rid, Facts: raw}, nil
+}
+
+// canonicalEvent fixes the field order of the bytes that are hashed.
+type canonicalEvent struct {
+	Seq       int64           `json:"seq"`
+	At        string          `json:"at"`
+	KeyID     string          `json:"actor_key_id"`
+	Role      string          `json:"actor_role"`
+	Subject   string          `json:"actor_subject"`
+	Action    string          `json:"action"`
+	Objects   []string        `json:"objects"`
+	RequestID string          `json:"request_id"`
+	Facts     json.RawMessage `json:"facts"`
+}
+
+// Canonical is the event's byte form for hashing and export: JSON with a
+// fixed field order, UTC time at microsecond precision (what PostgreSQL
+// stores), facts with sorted keys.
+func (e Event) Canonical() ([]byte, error) {
+	facts, _, err := canonjson.Object(e.Facts)
+	if err != nil {
+		return nil, fmt.Errorf("event %d facts: %w", e.Seq, err)
+	}
+	key := ""
+	if e.Actor.KeyID != uuid.Nil {
+		key = e.Actor.KeyID.String()
+	}
+	objs := e.ObjectIDs
+	if objs == nil {
+		objs = []string{}
+	}
+	return json.Marshal(canonicalEvent{Seq: e.Seq, At: e.OccurredAt.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z"),
+		KeyID: key, Role: e.Actor.Role, Subject: e.Actor.Subject, Action: e.Action, Objects: objs, RequestID: e.RequestID, Facts: facts})
+}
+
+// GenesisHash is the "previous hash" of position 1.
+var GenesisHash = make([]byte, sha256.Size)
+
+// HashLink computes a chain position's hash from the previous hash and the event.
+func HashLink(prev []byte, e Event) ([]byte, error) {
+	c, err := e.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	return linkBytes(prev, c), nil
+}
+
+func linkBytes(prev, canonical []byte) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(canonical)
+	return h.Sum(nil)
+}
+
+// ParseCanonical reads an event back from its canonical bytes.
+func ParseCanonical(b []byte) (Event, error) {
+	var c canonicalEvent
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Event{}, err
+	}
+	at, err := time.Parse(time.RFC3339Nano, c.At)
+	if err != nil {
+		return Event{}, err
+	}
+	e := Event{Seq: c.Seq, OccurredAt: at, Actor: Actor{Role: c.Role, Subject: c.Subject}, Action: c.Action,
+		ObjectIDs: c.Objects, RequestID: c.RequestID, Facts: c.Facts}
+	if c.KeyID != "" {
+		if e.Actor.KeyID, err = uuid.Parse(c.KeyID); err != nil {
+			return Event{}, err
+		}
+	}
+	return e, nil
+}

@@ -1,0 +1,53 @@
+// Package canonjson turns JSON objects into one canonical byte form:
+// compact, keys sorted, numbers kept exactly as written. Equal objects get
+// equal bytes, so they can be hashed and compared.
+package canonjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// ErrNotObject is returned for input that is not a single JSON object.
+var ErrNotObject = errors.New("not a single JSON object")
+
+// Object canonicalises a JSON object; empty input is "{}". It also returns
+// the nesting depth, for callers that bound it.
+func Object(raw []byte) (json.RawMessage, int, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return json.RawMessage("{}"), 1, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil || v == nil {
+		return nil, 0, ErrNotObject
+	}
+	if dec.More() {
+		return nil, 0, ErrNotObject
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, 0, ErrNotObject
+	}
+	return out, depth(v), nil
+}
+
+func depth(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		d := 0
+		for _, e := range x {
+			d = max(d, depth(e))
+		}
+		return d + 1
+	case []any:
+		d := 0
+		for _, e := range x {
+			d = max(d, depth(e))
+		}
+		return d + 1
+	}
+	return 0
+}
