@@ -119,7 +119,7 @@ func CheckCommitment(f Facts) Result {
 			res.RemainingWindow = &left
 			if after.Cmp(*q.WindowLimit) > 0 {
 				fail(Reason{RuleID: p.ID + "/window-limit", Figure: after.String(), Threshold: q.WindowLimit.String(),
-					Message: fmt.Sprintf("over the investor's limit for the rolling %d days: %s left", int(p.Window.Hours()/24), left), Cite: p.LimitFloor.Cite})
+					Message: fmt.Sprintf("over the investor's limit for the rolling %d months: %s left", p.WindowMonths, left), Cite: p.LimitFloor.Cite})
 			}
 		}
 		if q.WarnAbove != nil && f.Amount.Currency() == c && f.Amount.Cmp(*q.WarnAbove) > 0 && !f.Acknowledged {

@@ -81,7 +81,7 @@ type RulePack struct {
 
 	// Common.
 	IssuerCap             Figure // per issuer per rolling 12 months; zero: none
-	Window                time.Duration
+	WindowMonths          int    // rolling window for investor limits and issuer caps
 	CoolingOff            CoolingOff
 	QualificationValidity time.Duration // a decision must be renewed after this [platform setting]
 }
@@ -110,7 +110,7 @@ func cnPack(version string, assets, income, ticket string, cite string) RulePack
 		SingleProjectTicket:       fig(ticket, cite+": 投资单个融资项目的最低金额不低于 "+ticket+" 元"),
 		MaxInvestorsPerIssuer:     200,
 		MaxInvestorsCite:          "SAC draft 2014 art. 12; Company Law art. 78 / Securities Law art. 9: 累计不得超过200人",
-		Window:                    year,
+		WindowMonths:              12,
 		QualificationValidity:     year,
 	}
 }
@@ -142,7 +142,7 @@ var packs = []RulePack{
 		KnowledgeTestValid:    2 * year,
 		SimulationValid:       year,
 		IssuerCap:             fig("5000000", "Reg. 2020/1503 art. 1(2)(c): EUR 5 000 000 per 12 months per project owner"),
-		Window:                year,
+		WindowMonths:          12,
 		CoolingOff:            CoolingOff{AfterCommit: 4 * 24 * time.Hour, Cite: "Reg. 2020/1503 art. 22: 4 calendar days reflection period"},
 		QualificationValidity: year,
 	},
@@ -161,7 +161,7 @@ func regcf(version, threshold, floor, limitCap string, greaterOf bool, issuerCap
 		AccreditedUnlimited:   greaterOf,
 		AccreditedCite:        "17 CFR 227.100(a)(2) as amended in 2021: no limit for accredited investors",
 		IssuerCap:             fig(issuerCap, cite+": aggregate sold in 12 months up to $"+issuerCap),
-		Window:                year,
+		WindowMonths:          12,
 		CoolingOff:            CoolingOff{BeforeDeadline: 48 * time.Hour, Cite: "17 CFR 227.304(a): until 48 hours before the deadline"},
 		QualificationValidity: year,
 	}

@@ -96,10 +96,10 @@ func TestCNThresholds(t *testing.T) {
 // TestRegCFLimits follows 17 CFR 227.100(a)(2) for each dated version.
 func TestRegCFLimits(t *testing.T) {
 	tests := []struct {
-		name, at           string
-		income, worth      string
-		accredited         bool
-		want               string // window limit, "" for unlimited
+		name, at      string
+		income, worth string
+		accredited    bool
+		want          string // window limit, "" for unlimited
 	}{
 		// 2022 figures (greater-of).
 		{"2022 low: floor", "2023-01-01", "30000", "20000", false, "2500.00"},
@@ -141,11 +141,11 @@ func TestECSP(t *testing.T) {
 	recent := at.Add(-30 * 24 * time.Hour)
 	old := at.Add(-3 * 365 * 24 * time.Hour)
 	tests := []struct {
-		name  string
-		prof  Profile
-		cat   string
-		qual  bool
-		warn  string
+		name string
+		prof Profile
+		cat  string
+		qual bool
+		warn string
 	}{
 		{"legal person by own funds", Profile{Entity: Institution, OwnFunds: d("100000")}, "sophisticated", true, ""},
 		{"legal person just below all", Profile{Entity: Institution, OwnFunds: d("99999.99"), Turnover: d("1999999.99"), BalanceSheet: d("999999.99")}, "non_sophisticated", false, "1000.00"},

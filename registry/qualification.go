@@ -1,0 +1,204 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/ledger"
+)
+
+// Qualification is a stored decision, with what the investor has left to
+// commit in the current window when the decision sets a limit.
+type Qualification struct {
+	ID        uuid.UUID
+	PartyID   uuid.UUID
+	DecidedBy string
+	compliance.Decision
+	Remaining *money.Amount
+}
+
+// Qualify evaluates a profile under the pack in force now, stores the
+// decision (figures encrypted) and audits it.
+func (r *Registry) Qualify(ctx context.Context, partyID uuid.UUID, packID string, prof compliance.Profile) (Qualification, error) {
+	now := r.Now().UTC().Truncate(time.Microsecond)
+	pack, err := compliance.Pack(packID, now)
+	if err != nil {
+		return Qualification{}, &FieldError{"pack", err}
+	}
+	actor, _ := audit.From(ctx)
+	q := Qualification{ID: uuid.New(), PartyID: partyID, DecidedBy: actor.Role + ":" + actor.KeyID.String()}
+	err = pg.InTx(ctx, r.db, func(tx pgx.Tx) error {
+		var role string
+		if err := tx.QueryRow(ctx, `SELECT role FROM parties WHERE id = $1`, partyID).Scan(&role); errors.Is(err, pgx.ErrNoRows) {
+			return ErrPartyNotFound
+		} else if err != nil {
+			return err
+		}
+		if role != "investor" {
+			return ErrWrongRole
+		}
+		q.Decision = compliance.Qualify(pack, prof, now)
+		detail, err := json.Marshal(storedDetail{Profile: prof, Decision: toStored(q.Decision, pack.Currency)})
+		if err != nil {
+			return err
+		}
+		keyID, enc := r.keys.Seal(detail, "qualification:"+q.ID.String())
+		dec := func(a *money.Amount) *decimal.Decimal {
+			if a == nil {
+				return nil
+			}
+			d := a.Decimal()
+			return &d
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO qualifications (id, party_id, pack, pack_version, decided_at, expires_at, qualified, category,
+				risk_tolerance, currency, window_limit, min_ticket, warn_above, detail_enc, pii_key_id, decided_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			q.ID, partyID, q.Pack, q.PackVersion, q.DecidedAt, q.ExpiresAt, q.Qualified, q.Category, q.RiskTolerance, pack.Currency.Code(),
+			dec(q.WindowLimit), dec(q.MinTicket), dec(q.WarnAbove), enc, keyID, q.DecidedBy); err != nil {
+			return err
+		}
+		ev, err := audit.New(ctx, "compliance.qualification.decide", []string{partyID.String(), q.ID.String()}, map[string]any{
+			"pack": q.Pack, "pack_version": q.PackVersion, "qualified": q.Qualified, "category": q.Category,
+			"risk_tolerance": q.RiskTolerance, "expires_at": q.ExpiresAt,
+		})
+		if err != nil {
+			return err
+		}
+		if err := audit.Append(ctx, tx, ev); err != nil {
+			return err
+		}
+		if q.WindowLimit != nil {
+			used, err := ledger.CommittedByOwner(ctx, tx, Owner(partyID), ledger.CodeInvestorWallet, pack.Currency, now.AddDate(0, -pack.WindowMonths, 0), now)
+			if err != nil {
+				return err
+			}
+			left, _ := q.WindowLimit.Sub(used)
+			if left.Sign() < 0 {
+				left = money.Zero(pack.Currency)
+			}
+			q.Remaining = &left
+		}
+		return nil
+	})
+	if err != nil {
+		return Qualification{}, err
+	}
+	return q, nil
+}
+
+// QualificationSummary is a past decision without its encrypted detail.
+type QualificationSummary struct {
+	ID            uuid.UUID
+	Pack          string
+	PackVersion   string
+	DecidedAt     time.Time
+	ExpiresAt     time.Time
+	Qualified     bool
+	Category      string
+	RiskTolerance int
+	DecidedBy     string
+}
+
+// Qualifications lists a party's decisions, newest first.
+func (r *Registry) Qualifications(ctx context.Context, partyID uuid.UUID) ([]QualificationSummary, error) {
+	rows, err := r.db.Query(ctx, `SELECT id, pack, pack_version, decided_at, expires_at, qualified, category, risk_tolerance, decided_by
+		FROM qualifications WHERE party_id = $1 ORDER BY decided_at DESC`, partyID)
+	if err != nil {
+		return nil, fmt.Errorf("qualifications: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (QualificationSummary, error) {
+		var s QualificationSummary
+		err := row.Scan(&s.ID, &s.Pack, &s.PackVersion, &s.DecidedAt, &s.ExpiresAt, &s.Qualified, &s.Category, &s.RiskTolerance, &s.DecidedBy)
+		s.DecidedAt, s.ExpiresAt = s.DecidedAt.UTC(), s.ExpiresAt.UTC()
+		return s, err
+	})
+}
+
+// latestDecision reads the party's newest decision under pack, decrypted.
+func (r *Registry) latestDecision(ctx context.Context, q ledger.Querier, partyID uuid.UUID, pack string) (*compliance.Decision, error) {
+	var id uuid.UUID
+	var enc []byte
+	var keyID string
+	err := q.QueryRow(ctx, `SELECT id, detail_enc, pii_key_id FROM qualifications WHERE party_id = $1 AND pack = $2
+		ORDER BY decided_at DESC LIMIT 1`, partyID, pack).Scan(&id, &enc, &keyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latest qualification: %w", err)
+	}
+	raw, err := r.keys.Open(keyID, enc, "qualification:"+id.String())
+	if err != nil {
+		return nil, err
+	}
+	var detail storedDetail
+	if err := json.Unmarshal(raw, &detail); err != nil {
+		return nil, fmt.Errorf("qualification %s: %w", id, err)
+	}
+	d, err := detail.Decision.decision()
+	if err != nil {
+		return nil, fmt.Errorf("qualification %s: %w", id, err)
+	}
+	return &d, nil
+}
+
+// storedDetail is the encrypted part of a qualification: the profile as
+// declared and the whole decision, amounts as strings with their currency.
+type storedDetail struct {
+	Profile  compliance.Profile
+	Decision storedDecision
+}
+
+type storedDecision struct {
+	Pack, PackVersion, Category, Currency string
+	DecidedAt, ExpiresAt                  time.Time
+	Qualified                             bool
+	RiskTolerance                         int
+	WindowLimit, MinTicket, WarnAbove     *string
+	Reasons                               []compliance.Reason
+}
+
+func toStored(d compliance.Decision, c money.Currency) storedDecision {
+	str := func(a *money.Amount) *string {
+		if a == nil {
+			return nil
+		}
+		s := a.String()
+		return &s
+	}
+	return storedDecision{Pack: d.Pack, PackVersion: d.PackVersion, Category: d.Category, Currency: c.Code(), DecidedAt: d.DecidedAt,
+		ExpiresAt: d.ExpiresAt, Qualified: d.Qualified, RiskTolerance: d.RiskTolerance, WindowLimit: str(d.WindowLimit),
+		MinTicket: str(d.MinTicket), WarnAbove: str(d.WarnAbove), Reasons: d.Reasons}
+}
+
+func (s storedDecision) decision() (compliance.Decision, error) {
+	amt := func(v *string) (*money.Amount, error) {
+		if v == nil {
+			return nil, nil
+		}
+		a, err := money.ParseSigned(s.Currency, *v)
+		return &a, err
+	}
+	d := compliance.Decision{Pack: s.Pack, PackVersion: s.PackVersion, DecidedAt: s.DecidedAt, ExpiresAt: s.ExpiresAt, Qualified: s.Qualified,
+		Category: s.Category, RiskTolerance: s.RiskTolerance, Reasons: s.Reasons}
+	var err error
+	if d.WindowLimit, err = amt(s.WindowLimit); err != nil {
+		return d, err
+	}
+	if d.MinTicket, err = amt(s.MinTicket); err != nil {
+		return d, err
+	}
+	d.WarnAbove, err = amt(s.WarnAbove)
+	return d, err
+}

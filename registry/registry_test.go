@@ -1,0 +1,337 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/internal/pii"
+	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
+)
+
+type fixture struct {
+	t      *testing.T
+	db     *pgtest.DB
+	reg    *registry.Registry
+	ledger *ledger.Ledger
+	ctx    context.Context
+	bank   uuid.UUID
+	n      int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	keys, err := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(db.Pool, ledger.Options{})
+	t.Cleanup(l.Close)
+	f := &fixture{t: t, db: db, reg: registry.New(db.Pool, keys), ledger: l,
+		ctx: audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "test")}
+	a, _, err := l.CreateAccount(f.ctx, ledger.NewAccount{Currency: money.MustLookup("USD"), Code: ledger.CodeCustodyBank, IdempotencyKey: "bank"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.bank = a.ID
+	return f
+}
+
+// residentID makes a valid PRC resident identity number from a counter.
+func residentID(n int) string {
+	s := fmt.Sprintf("630102199001%02d%03d", 1+n%28, n%1000)
+	return s + string(compliance.ResidentIDCheck(s))
+}
+
+func (f *fixture) party(role string, verified bool) uuid.UUID {
+	f.t.Helper()
+	f.n++
+	in := registry.NewParty{Role: role, Entity: compliance.Individual, Jurisdiction: "CN", Name: "张三丰", DocType: compliance.PRCResidentID,
+		DocNumber: residentID(f.n), IdempotencyKey: fmt.Sprint("p-", f.n, "-", uuid.NewString())}
+	if role == "issuer" {
+		in.Entity, in.DocType, in.Name = compliance.Institution, compliance.OtherDocument, "青海高原青稞有限公司"
+		in.DocNumber = fmt.Sprintf("ORG-%06d", f.n)
+	}
+	p, _, err := f.reg.CreateParty(f.ctx, in)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if verified {
+		if _, err := f.reg.SetVerification(f.ctx, p.ID, registry.StatusVerified, "video-kyc", ""); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return p.ID
+}
+
+func (f *fixture) account(owner uuid.UUID, code ledger.AccountCode, fund string) uuid.UUID {
+	f.t.Helper()
+	a, _, err := f.ledger.CreateAccount(f.ctx, ledger.NewAccount{Currency: money.MustLookup("USD"), Code: code, Owner: registry.Owner(owner),
+		Flags: ledger.Flags{DebitsMustNotExceedCredits: code == ledger.CodeInvestorWallet}, IdempotencyKey: uuid.NewString()})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if fund != "" {
+		amt, _ := money.Parse("USD", fund)
+		if _, err := f.ledger.Submit(f.ctx, uuid.NewString(), []ledger.TransferRequest{{Kind: ledger.KindPosted, DebitAccountID: f.bank,
+			CreditAccountID: a.ID, Amount: amt, Code: "deposit"}}); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return a.ID
+}
+
+// commit runs the check and, if allowed, the pending commitment, in one transaction.
+func (f *fixture) commit(req registry.CommitmentRequest, wallet, escrow uuid.UUID) (compliance.Result, error) {
+	var res compliance.Result
+	err := pg.InTx(f.ctx, f.db.Pool, func(tx pgx.Tx) error {
+		var err error
+		if res, err = f.reg.CheckCommitment(f.ctx, tx, req); err != nil || !res.Allowed {
+			return err
+		}
+		_, err = f.ledger.ApplyTx(f.ctx, tx, uuid.NewString(), []ledger.TransferRequest{{Kind: ledger.KindPending, DebitAccountID: wallet,
+			CreditAccountID: escrow, Amount: req.Amount, Code: "commitment"}})
+		return err
+	})
+	return res, err
+}
+
+func usd(s string) money.Amount { a, _ := money.Parse("USD", s); return a }
+
+func TestPartiesAreEncryptedMaskedAndRevealedOnRecord(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	doc := residentID(77)
+	p, created, err := f.reg.CreateParty(f.ctx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
+		Name: "李四", DocType: compliance.PRCResidentID, DocNumber: doc, IdempotencyKey: "k1"})
+	if err != nil || !created {
+		t.Fatal(err)
+	}
+	if p.DocMasked != doc[:6]+"********"+doc[14:] || p.NameMasked != "李*" || p.DocNumber != "" || p.Name != "" || p.Status != "pending" {
+		t.Fatalf("party = %+v", p)
+	}
+	// At rest: neither the number nor the name appears in the row's bytes.
+	var row []byte
+	if err := f.db.Pool.QueryRow(f.ctx, `SELECT convert_to(p::text, 'UTF8') FROM parties p WHERE id = $1`, p.ID).Scan(&row); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(row, []byte(doc)) || bytes.Contains(row, []byte("李四")) {
+		t.Fatalf("personal data stored in clear: %s", row)
+	}
+	// Same key, same request: the same party; same document again: refused.
+	again, created, err := f.reg.CreateParty(f.ctx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
+		Name: "李四", DocType: compliance.PRCResidentID, DocNumber: doc, IdempotencyKey: "k1"})
+	if err != nil || created || again.ID != p.ID {
+		t.Fatalf("replay: %v %v", created, err)
+	}
+	if _, _, err := f.reg.CreateParty(f.ctx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
+		Name: "王五", DocType: compliance.PRCResidentID, DocNumber: doc, IdempotencyKey: "k2"}); !errors.Is(err, registry.ErrDuplicateParty) {
+		t.Fatalf("duplicate document: %v", err)
+	}
+	bad := doc[:17] + string("0123456789X"[(stringsIndex(doc[17])+1)%11])
+	var fe *registry.FieldError
+	if _, _, err := f.reg.CreateParty(f.ctx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
+		Name: "赵六", DocType: compliance.PRCResidentID, DocNumber: bad, IdempotencyKey: "k3"}); !errors.As(err, &fe) || fe.Field != "document.number" || !errors.Is(err, compliance.ErrDocumentCheckDigit) {
+		t.Fatalf("wrong check digit: %v", err)
+	}
+	// Reveal needs a reason and leaves a record.
+	if _, err := f.reg.Reveal(f.ctx, p.ID, ""); !errors.As(err, &fe) {
+		t.Fatalf("reveal without reason: %v", err)
+	}
+	full, err := f.reg.Reveal(f.ctx, p.ID, "dispute 2026-118 needs the full name")
+	if err != nil || full.DocNumber != doc || full.Name != "李四" {
+		t.Fatalf("reveal = %+v, %v", full, err)
+	}
+	var views int
+	f.db.Pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_events WHERE action = 'registry.pii.view' AND $1 = ANY(object_ids) AND actor_role = 'compliance'`, p.ID.String()).Scan(&views)
+	if views != 1 {
+		t.Errorf("%d recorded views, want 1", views)
+	}
+	var leaked int
+	f.db.Pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_events WHERE facts::text LIKE '%' || $1 || '%' OR facts::text LIKE '%李四%'`, doc).Scan(&leaked)
+	if leaked != 0 {
+		t.Errorf("%d audit events carry personal data in clear", leaked)
+	}
+	v, err := f.reg.SetVerification(f.ctx, p.ID, registry.StatusVerified, "bank-card 4-factor", "")
+	if err != nil || v.Status != "verified" || v.StatusBy == nil || v.StatusAt == nil || *v.StatusMethod != "bank-card 4-factor" {
+		t.Fatalf("verify = %+v, %v", v, err)
+	}
+	if _, err := f.reg.SetVerification(f.ctx, p.ID, registry.StatusRejected, "", ""); !errors.As(err, &fe) || fe.Field != "reason" {
+		t.Fatalf("reject without reason: %v", err)
+	}
+}
+
+func stringsIndex(b byte) int {
+	if b == 'X' {
+		return 10
+	}
+	return int(b - '0')
+}
+
+// TestRaceOnOneRemainingLimit: six commitments of 500.00 race for a 2,500.00
+// limit; exactly five succeed and the ledger holds exactly 2,500.00 pending.
+func TestRaceOnOneRemainingLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	inv, iss := f.party("investor", true), f.party("issuer", true)
+	if _, err := f.reg.Qualify(f.ctx, inv, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000),
+		NetWorth: decimal.NewFromInt(20000), RiskAnswers: []int{4, 4, 4, 4, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	wallet := f.account(inv, ledger.CodeInvestorWallet, "10000.00")
+	escrow := f.account(iss, ledger.CodeCampaignEscrow, "")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed, refused := 0, 0
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := f.commit(registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 5, Amount: usd("500.00")}, wallet, escrow)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Error(err)
+			case res.Allowed:
+				allowed++
+			default:
+				refused++
+				if res.Refusals[0].RuleID != "US-REGCF/window-limit" {
+					t.Errorf("refused for %+v", res.Refusals)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != 5 || refused != 1 {
+		t.Fatalf("%d allowed, %d refused; want 5 and 1", allowed, refused)
+	}
+	a, _ := f.ledger.Account(f.ctx, wallet)
+	if a.Balances.DebitsPending.String() != "2500.00" {
+		t.Errorf("pending commitments = %s, want 2500.00", a.Balances.DebitsPending)
+	}
+	// At the limit now: one more cent is refused.
+	res, err := f.commit(registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 5, Amount: usd("0.01")}, wallet, escrow)
+	if err != nil || res.Allowed || res.RemainingWindow.String() != "0.00" {
+		t.Errorf("one cent over: %+v, %v", res, err)
+	}
+}
+
+// TestRollingWindowEdges: a commitment counts until exactly 12 months after it was made.
+func TestRollingWindowEdges(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	inv, iss := f.party("investor", true), f.party("issuer", true)
+	wallet := f.account(inv, ledger.CodeInvestorWallet, "5000.00")
+	escrow := f.account(iss, ledger.CodeCampaignEscrow, "")
+	if _, err := f.reg.Qualify(f.ctx, inv, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000),
+		RiskAnswers: []int{4, 4, 4, 4, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.commit(registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 5, Amount: usd("2000.00")}, wallet, escrow); err != nil {
+		t.Fatal(err)
+	}
+	var made time.Time
+	f.db.Pool.QueryRow(f.ctx, `SELECT max(created_at) FROM transfers WHERE code = 'commitment'`).Scan(&made)
+	cur := money.MustLookup("USD")
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want string
+	}{
+		{"just made", made, "2000.00"},
+		{"a microsecond before 12 months", made.AddDate(1, 0, 0).Add(-time.Microsecond), "2000.00"},
+		{"exactly 12 months", made.AddDate(1, 0, 0), "0.00"},
+		{"before it was made", made.Add(-time.Microsecond), "0.00"},
+	} {
+		got, err := ledger.CommittedByOwner(f.ctx, f.db.Pool, registry.Owner(inv), ledger.CodeInvestorWallet, cur, tc.at.AddDate(-1, 0, 0), tc.at)
+		if err != nil || got.String() != tc.want {
+			t.Errorf("%s: committed %s, %v; want %s", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestBlacklistBlocksAndFlags: a document blacklisted before its owner
+// registers still blocks them; lifting the entry unblocks; blacklisting a
+// party with an open commitment flags it for review.
+func TestBlacklistBlocksAndFlags(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	iss := f.party("issuer", true)
+	escrow := f.account(iss, ledger.CodeCampaignEscrow, "")
+	doc := residentID(500)
+	entry, err := f.reg.AddListEntry(f.ctx, registry.NewListEntry{List: registry.Black, DocType: compliance.PRCResidentID, DocNumber: doc,
+		Reason: "失信被执行人", Authority: "最高人民法院"})
+	if err != nil || entry.DocMasked == nil || *entry.DocMasked != doc[:6]+"********"+doc[14:] {
+		t.Fatalf("add = %+v, %v", entry, err)
+	}
+	p, _, err := f.reg.CreateParty(f.ctx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN", Name: "钱七",
+		DocType: compliance.PRCResidentID, DocNumber: doc, IdempotencyKey: "listed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reg.SetVerification(f.ctx, p.ID, registry.StatusVerified, "video-kyc", "")
+	f.reg.Qualify(f.ctx, p.ID, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
+	wallet := f.account(p.ID, ledger.CodeInvestorWallet, "1000.00")
+	req := registry.CommitmentRequest{InvestorID: p.ID, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 3, Amount: usd("100.00")}
+	res, err := f.commit(req, wallet, escrow)
+	if err != nil || res.Allowed || res.Refusals[0].RuleID != "LIST/investor-blacklisted" {
+		t.Fatalf("blacklisted investor: %+v, %v", res, err)
+	}
+	if _, err := f.reg.EndListEntry(f.ctx, entry.ID, "paid in full"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.EndListEntry(f.ctx, entry.ID, "again"); !errors.Is(err, registry.ErrListEntryEnded) {
+		t.Fatalf("ending twice: %v", err)
+	}
+	if res, err := f.commit(req, wallet, escrow); err != nil || !res.Allowed {
+		t.Fatalf("after lifting: %+v, %v", res, err)
+	}
+	// Now blacklist the party with that commitment open.
+	e2, err := f.reg.AddListEntry(f.ctx, registry.NewListEntry{List: registry.Black, PartyID: p.ID, Reason: "fraud", Authority: "市场监管局"})
+	if err != nil || e2.FlaggedOpen != 1 {
+		t.Fatalf("flagged %d open commitments, %v", e2.FlaggedOpen, err)
+	}
+	// Entries are never deleted.
+	if _, err := f.db.Pool.Exec(f.ctx, `DELETE FROM list_entries`); err == nil {
+		t.Error("list entry deleted")
+	}
+	all, err := f.reg.ListEntries(f.ctx, true)
+	if err != nil || len(all) != 2 || all[1].DocNumber != doc {
+		t.Fatalf("regulator view: %+v, %v", all, err)
+	}
+	// Related parties and the issuer itself cannot invest.
+	rel := f.party("investor", true)
+	if err := f.reg.DeclareRelated(f.ctx, iss, rel, "director"); err != nil {
+		t.Fatal(err)
+	}
+	f.reg.Qualify(f.ctx, rel, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
+	rw := f.account(rel, ledger.CodeInvestorWallet, "100.00")
+	res, err = f.commit(registry.CommitmentRequest{InvestorID: rel, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw, escrow)
+	if err != nil || res.Allowed || res.Refusals[0].RuleID != "SELF-FINANCING" {
+		t.Fatalf("related party: %+v, %v", res, err)
+	}
+	// An unverified investor, and one with no qualification, are refused with each reason.
+	raw := f.party("investor", false)
+	rw2 := f.account(raw, ledger.CodeInvestorWallet, "100.00")
+	res, err = f.commit(registry.CommitmentRequest{InvestorID: raw, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw2, escrow)
+	if err != nil || res.Allowed || len(res.Refusals) != 2 {
+		t.Fatalf("unverified, unqualified: %+v, %v", res, err)
+	}
+}
