@@ -18,6 +18,12 @@ run: build
 	    echo "generated a development audit signing key in .secrets/audit-signing.key"; }; \
 	  export AUDIT_SIGNING_KEY_FILE=$$PWD/.secrets/audit-signing.key; \
 	fi; \
+	if [[ -z "$${PII_KEYS:-}$${PII_KEYS_FILE:-}" ]]; then \
+	  mkdir -p .secrets; chmod 700 .secrets; \
+	  [[ -s .secrets/pii.keys ]] || { $(BIN) keys pii > .secrets/pii.keys; chmod 600 .secrets/pii.keys; \
+	    echo "generated development personal-data keys in .secrets/pii.keys"; }; \
+	  export PII_KEYS_FILE=$$PWD/.secrets/pii.keys; \
+	fi; \
 	DATABASE_URL="$$url" $(BIN) migrate; \
 	echo; \
 	echo "crowdledger is starting on $${LISTEN_ADDR:-:8080} against $$url"; \

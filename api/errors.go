@@ -9,8 +9,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
 )
 
 // Problem is an RFC 9457 problem details body, with crowdledger's stable
@@ -76,6 +78,19 @@ var errorCodes = []struct {
 	{ledger.ErrBadCursor, http.StatusBadRequest, "invalid_cursor"},
 	{ledger.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 	{ledger.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{compliance.ErrDocumentCheckDigit, http.StatusUnprocessableEntity, "document_check_digit"},
+	{compliance.ErrDocumentBirthDate, http.StatusUnprocessableEntity, "document_birth_date"},
+	{compliance.ErrDocumentRegion, http.StatusUnprocessableEntity, "document_region"},
+	{compliance.ErrDocumentFormat, http.StatusUnprocessableEntity, "document_format"},
+	{compliance.ErrDocumentType, http.StatusUnprocessableEntity, "document_type"},
+	{compliance.ErrUnknownPack, http.StatusUnprocessableEntity, "unknown_pack"},
+	{registry.ErrPartyNotFound, http.StatusNotFound, "party_not_found"},
+	{registry.ErrDuplicateParty, http.StatusConflict, "party_exists"},
+	{registry.ErrIdempotencyConflict, http.StatusConflict, "idempotency_conflict"},
+	{registry.ErrWrongRole, http.StatusUnprocessableEntity, "wrong_party_role"},
+	{registry.ErrListEntryNotFound, http.StatusNotFound, "list_entry_not_found"},
+	{registry.ErrListEntryEnded, http.StatusConflict, "list_entry_ended"},
+	{registry.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 }
 
 // ErrorCodes lists every stable code the API can return (for the golden test and docs).
@@ -100,7 +115,7 @@ func ErrorCodes() []string {
 // apiCodes are raised by the API layer itself.
 var apiCodes = []string{"malformed_json", "unknown_field", "invalid_type", "body_too_large", "unsupported_media_type",
 	"idempotency_key_required", "invalid_parameter", "invalid_uuid", "forbidden", "not_found", "method_not_allowed", "internal",
-	"rate_limited", "not_ready"}
+	"rate_limited", "not_ready", "unknown_pack"}
 
 // toProblem turns any error into a problem. Unknown errors become a 500
 // whose detail says nothing of the cause.
@@ -129,7 +144,11 @@ func toProblem(err error) Problem {
 		if errors.Is(err, e.err) {
 			p := Problem{Status: e.status, Code: e.code, Detail: err.Error()}
 			var fe *ledger.FieldError
-			if errors.As(err, &fe) {
+			var rfe *registry.FieldError
+			if errors.As(err, &rfe) {
+				fe = &ledger.FieldError{Field: rfe.Field, Err: rfe.Err}
+			}
+			if fe != nil || errors.As(err, &fe) {
 				p.Field = fe.Field
 				p.Detail = fe.Error()
 				// Something named in the body that does not exist is an

@@ -27,7 +27,9 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
 )
 
 var (
@@ -83,13 +85,18 @@ func newEnv(t testing.TB) *env {
 	seed, _ := audit.GenerateSeed()
 	signer, _ := audit.ParseSigner(seed)
 	trail := audit.NewTrail(db.Pool, signer)
-	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Pool: db.Pool, Keys: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	piiKeys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	partyRegistry := registry.New(db.Pool, piiKeys)
+	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Pool: db.Pool, Keys: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
 	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}}
 	for _, r := range auth.Roles() {
 		subject := ""
 		if r.Scoped() {
 			subject = "subject-" + string(r)
+		}
+		if r == auth.Investor {
+			subject = investorSubject.String()
 		}
 		_, tok, err := keys.Create(context.Background(), r, subject, "test "+string(r), nil)
 		if err != nil {
@@ -215,5 +222,8 @@ func (v *env) validate(hr *http.Request, r req, out resp) {
 		v.t.Errorf("%s %s: response %d does not match the OpenAPI document: %v\n%s", r.method, r.path, out.Status, err, out.Raw)
 	}
 }
+
+// investorSubject is the party the test investor key acts for (registered by tests that need it).
+var investorSubject = uuid.New()
 
 func randKey() string { return uuid.NewString() }

@@ -18,6 +18,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
 )
 
 //go:embed openapi.yaml
@@ -35,6 +36,7 @@ type Authenticator interface {
 type Deps struct {
 	Ledger       *ledger.Ledger
 	Audit        *audit.Trail
+	Registry     *registry.Registry
 	Pool         *pgxpool.Pool // for appending audit events of reads
 	Keys         Authenticator
 	Log          *zap.Logger
@@ -99,6 +101,19 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/transfers/:id/post", ops, s.postPending)
 	s.route(e, http.MethodPost, "/v1/transfers/:id/void", ops, s.voidPending)
 	s.route(e, http.MethodPost, "/v1/transfers/:id/reverse", ops, s.reverse)
+	staff := []auth.Role{auth.Operator, auth.Compliance}
+	s.route(e, http.MethodPost, "/v1/parties", staff, s.createParty)
+	s.route(e, http.MethodGet, "/v1/parties/:id", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.getParty)
+	s.route(e, http.MethodGet, "/v1/parties/:id/identity", []auth.Role{auth.Compliance, auth.Regulator}, s.revealParty)
+	s.route(e, http.MethodPost, "/v1/parties/:id/verification", []auth.Role{auth.Compliance}, s.verifyParty)
+	s.route(e, http.MethodPost, "/v1/parties/:id/related-parties", []auth.Role{auth.Compliance, auth.Operator, auth.Issuer}, s.declareRelated)
+	s.route(e, http.MethodPost, "/v1/parties/:id/qualification", []auth.Role{auth.Compliance, auth.Operator, auth.Investor}, s.qualify)
+	s.route(e, http.MethodGet, "/v1/parties/:id/qualifications", []auth.Role{auth.Compliance, auth.Operator, auth.Regulator, auth.Investor}, s.listQualifications)
+	s.route(e, http.MethodPost, "/v1/lists/entries", []auth.Role{auth.Regulator, auth.Compliance}, s.addListEntry)
+	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)
+	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listListEntries)
+	s.route(e, http.MethodPost, "/v1/compliance/checks", staff, s.checkCommitment)
+
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))
 	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.exportAudit))

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,6 +30,10 @@ type config struct {
 	AuditSigningKey string
 	ChainInterval   time.Duration
 	CheckpointEvery int64
+	// PIIKeys ("id:base64,...", current first) encrypt personal data;
+	// PIILookupKey keys the hash documents are looked up by.
+	PIIKeys      string
+	PIILookupKey string
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmode=disable"
@@ -83,6 +88,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("AUDIT_CHAIN_INTERVAL", &c.ChainInterval)
 	num("AUDIT_CHECKPOINT_EVERY", 1, 1_000_000, func(n int64) { c.CheckpointEvery = n })
 	str("AUDIT_SIGNING_KEY", &c.AuditSigningKey)
+	str("PII_KEYS", &c.PIIKeys)
+	str("PII_LOOKUP_KEY", &c.PIILookupKey)
+	if f := getenv("PII_KEYS_FILE"); f != "" && c.PIIKeys == "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("PII_KEYS_FILE: %w", err))
+		}
+		// The file holds PII_KEYS on its first line and PII_LOOKUP_KEY on its second.
+		keys, lookup, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		c.PIIKeys, c.PIILookupKey = strings.TrimSpace(keys), strings.TrimSpace(lookup)
+	}
 	if f := getenv("AUDIT_SIGNING_KEY_FILE"); f != "" && c.AuditSigningKey == "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -104,7 +120,7 @@ func (c config) fields() []zap.Field {
 		zap.Stringer("log_level", c.LogLevel), zap.Int32("db_max_conns", c.DBMaxConns),
 		zap.Int("ledger_writers", c.LedgerWriters), zap.Int("ledger_max_batch", c.LedgerMaxBatch),
 		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
-		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
+		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Bool("pii_keys_set", c.PIIKeys != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
 	}
 }
 

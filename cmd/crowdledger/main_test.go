@@ -18,6 +18,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/internal/pii"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -71,7 +72,7 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"DATABASE_URL": db.URL, "LISTEN_ADDR": addr, "LOG_LEVEL": "warn", "AUDIT_SIGNING_KEY": seed,
-		"AUDIT_CHAIN_INTERVAL": "50ms"}
+		"AUDIT_CHAIN_INTERVAL": "50ms", "PII_KEYS": "k1:" + pii.NewKey(), "PII_LOOKUP_KEY": pii.NewKey()}
 	getenv := func(k string) string { return env[k] }
 	ctx := context.Background()
 	var out bytes.Buffer

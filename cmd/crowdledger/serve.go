@@ -15,8 +15,10 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/migrations"
+	"github.com/crowdledger/crowdledger/registry"
 )
 
 // newLogger writes JSON lines to standard output, as container platforms expect.
@@ -61,6 +63,10 @@ func serve(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	keys, err := pii.ParseKeyring(cfg.PIIKeys, cfg.PIILookupKey)
+	if err != nil {
+		return fmt.Errorf("%w (set PII_KEYS and PII_LOOKUP_KEY, or PII_KEYS_FILE; `crowdledger keys pii` makes them)", err)
+	}
 	trail := audit.NewTrail(pool, signer)
 	trail.CheckpointEvery = cfg.CheckpointEvery
 
@@ -69,7 +75,7 @@ func serve(ctx context.Context, cfg config) error {
 	api.RegisterPool(reg, pool)
 	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
 	e, _ := api.New(api.Deps{
-		Ledger: lg, Audit: trail, Pool: pool, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ledger: lg, Audit: trail, Registry: registry.New(pool, keys), Pool: pool, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/registry"
+)
+
+type checkRequest struct {
+	InvestorID   string `json:"investor_id"`
+	IssuerID     string `json:"issuer_id"`
+	Pack         string `json:"pack"`
+	CampaignRisk int    `json:"campaign_risk"`
+	Amount       string `json:"amount"`
+	Currency     string `json:"currency"`
+	Acknowledged bool   `json:"acknowledged"`
+}
+
+type checkJSON struct {
+	Allowed         bool                `json:"allowed"`
+	Refusals        []compliance.Reason `json:"refusals"`
+	RemainingWindow *money.Amount       `json:"remaining_window,omitempty"`
+}
+
+var errDryRun = errors.New("dry run")
+
+// checkCommitment runs the pre-commitment check without moving money (the
+// transaction is rolled back): what would happen if the investor committed now.
+func (s *server) checkCommitment(c echo.Context) error {
+	if _, err := idempotencyKey(c); err != nil {
+		return err
+	}
+	var req checkRequest
+	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	inv, err := bodyID("investor_id", req.InvestorID)
+	if err != nil {
+		return err
+	}
+	iss, err := bodyID("issuer_id", req.IssuerID)
+	if err != nil {
+		return err
+	}
+	amt, err := money.Parse(req.Currency, req.Amount)
+	if err != nil {
+		field := "amount"
+		if _, lerr := money.Lookup(req.Currency); lerr != nil {
+			field = "currency"
+		}
+		return &registry.FieldError{Field: field, Err: err}
+	}
+	var res compliance.Result
+	ctx := c.Request().Context()
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.Registry.CheckCommitment(ctx, tx, registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: req.Pack,
+			CampaignRisk: req.CampaignRisk, Amount: amt, Acknowledged: req.Acknowledged})
+		if err != nil {
+			return err
+		}
+		return errDryRun
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return err
+	}
+	if res.Refusals == nil {
+		res.Refusals = []compliance.Reason{}
+	}
+	return c.JSON(http.StatusOK, checkJSON{Allowed: res.Allowed, Refusals: res.Refusals, RemainingWindow: res.RemainingWindow})
+}

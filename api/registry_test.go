@@ -1,0 +1,120 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/compliance"
+)
+
+func validID(n int) string {
+	s := fmt.Sprintf("630102198805%02d%03d", 1+n%28, n%1000)
+	return s + string(compliance.ResidentIDCheck(s))
+}
+
+// TestRegistryOverHTTP: register, verify, qualify, list and check, with the
+// identity number masked everywhere except the recorded reveal, and never
+// in a log line.
+func TestRegistryOverHTTP(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op, co, reg := v.key[auth.Operator], v.key[auth.Compliance], v.key[auth.Regulator]
+	doc := validID(1)
+	r := v.do(req{method: "POST", path: "/v1/parties", key: op, body: fmt.Sprintf(
+		`{"role":"investor","entity":"individual","jurisdiction":"CN","name":"马青海","document":{"type":"prc_resident_id","number":%q}}`, doc)})
+	if r.Status != 201 || r.str("document_number") != doc[:6]+"********"+doc[14:] || r.str("name") != "马**" {
+		t.Fatalf("create party: %d %s", r.Status, r.Raw)
+	}
+	inv := r.str("id")
+	bad := doc[:17] + map[bool]string{true: "0", false: "1"}[doc[17] != '0']
+	r = v.do(req{method: "POST", path: "/v1/parties", key: op, body: fmt.Sprintf(
+		`{"role":"investor","entity":"individual","jurisdiction":"CN","name":"x","document":{"type":"prc_resident_id","number":%q}}`, bad)})
+	if r.Status != 422 || r.str("code") != "document_check_digit" || r.str("field") != "document.number" {
+		t.Errorf("wrong check digit: %d %s", r.Status, r.Raw)
+	}
+	r = v.do(req{method: "POST", path: "/v1/parties", key: op, body: `{"role":"issuer","entity":"institution","jurisdiction":"CN","name":"青海高原青稞有限公司","document":{"type":"prc_uscc","number":"91350100M000100Y43"}}`})
+	if r.Status != 201 {
+		t.Fatalf("create issuer: %d %s", r.Status, r.Raw)
+	}
+	iss := r.str("id")
+	for _, id := range []string{inv, iss} {
+		if r := v.do(req{method: "POST", path: "/v1/parties/" + id + "/verification", key: co, body: `{"status":"verified","method":"video-kyc"}`}); r.Status != 200 || r.str("verification", "status") != "verified" {
+			t.Fatalf("verify: %d %s", r.Status, r.Raw)
+		}
+	}
+	if r := v.do(req{method: "POST", path: "/v1/parties/" + inv + "/verification", key: op, body: `{"status":"verified","method":"x"}`}); r.Status != 403 {
+		t.Errorf("operator verifying: %d", r.Status)
+	}
+	q := v.do(req{method: "POST", path: "/v1/parties/" + inv + "/qualification", key: co, body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"1000000.00","annual_income":"120000","risk_answers":[4,4,4,3,4]}}`})
+	if q.Status != 201 || q.Body["qualified"] != true || q.str("category") != "qualified" || q.str("risk_tolerance") != "C5" {
+		t.Fatalf("qualify: %d %s", q.Status, q.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/parties/" + inv + "/qualification", key: co, body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"1.001"}}`}); r.Status != 422 || r.str("field") != "profile.financial_assets" {
+		t.Errorf("profile amount with three decimals: %d %s", r.Status, r.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/parties/" + inv + "/qualifications", key: reg}); r.Status != 200 || len(r.Body["qualifications"].([]any)) != 1 {
+		t.Errorf("history: %d %s", r.Status, r.Raw)
+	}
+	check := fmt.Sprintf(`{"investor_id":%q,"issuer_id":%q,"pack":"CN-2015","campaign_risk":5,"amount":"50000.00","currency":"CNY"}`, inv, iss)
+	if r := v.do(req{method: "POST", path: "/v1/compliance/checks", key: co, body: check}); r.Status != 200 || r.Body["allowed"] != true {
+		t.Fatalf("check: %d %s", r.Status, r.Raw)
+	}
+	// Blacklisted by document: every reason is reported, nothing moves.
+	r = v.do(req{method: "POST", path: "/v1/lists/entries", key: reg, body: fmt.Sprintf(
+		`{"list":"black","document":{"type":"prc_resident_id","number":%q},"reason":"失信被执行人","authority":"最高人民法院"}`, doc)})
+	if r.Status != 201 || r.str("document_number") != doc[:6]+"********"+doc[14:] {
+		t.Fatalf("blacklist: %d %s", r.Status, r.Raw)
+	}
+	entry := r.str("id")
+	r = v.do(req{method: "POST", path: "/v1/compliance/checks", key: co, body: check})
+	if r.Status != 200 || r.Body["allowed"] != false || !strings.Contains(string(r.Raw), "LIST/investor-blacklisted") {
+		t.Fatalf("check when blacklisted: %d %s", r.Status, r.Raw)
+	}
+	masked := v.do(req{method: "GET", path: "/v1/lists/entries", key: co})
+	full := v.do(req{method: "GET", path: "/v1/lists/entries", key: reg})
+	if strings.Contains(string(masked.Raw), doc) || !strings.Contains(string(full.Raw), doc) {
+		t.Errorf("platform view must be masked and regulator view full:\n%s\n%s", masked.Raw, full.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/lists/entries/" + entry + "/end", key: reg, body: `{"reason":"debt settled"}`}); r.Status != 200 || r.str("ended_at") == "" {
+		t.Errorf("end: %d %s", r.Status, r.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/lists/entries/" + entry + "/end", key: reg, body: `{"reason":"again"}`}); r.Status != 409 {
+		t.Errorf("end twice: %d %s", r.Status, r.Raw)
+	}
+	// Full identity: compliance and regulators only, with a reason, recorded.
+	if r := v.do(req{method: "GET", path: "/v1/parties/" + inv + "/identity?reason=x", key: co}); r.Status != 422 || r.str("field") != "reason" {
+		t.Errorf("reveal without a real reason: %d %s", r.Status, r.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/parties/" + inv + "/identity?reason=complaint%202026-7", key: op}); r.Status != 403 {
+		t.Errorf("operator reveal: %d", r.Status)
+	}
+	rev := v.do(req{method: "GET", path: "/v1/parties/" + inv + "/identity?reason=complaint%202026-7", key: reg})
+	if rev.Status != 200 || rev.str("document_number") != doc || rev.str("name") != "马青海" || rev.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("reveal: %d %s", rev.Status, rev.Raw)
+	}
+	// Investors see only themselves.
+	if r := v.do(req{method: "GET", path: "/v1/parties/" + inv, key: v.key[auth.Investor]}); r.Status != 404 {
+		t.Errorf("investor reading someone else: %d", r.Status)
+	}
+	// No identity number or name in clear in any log line or in any other response.
+	for _, e := range v.logs.All() {
+		line := e.Message + fmt.Sprint(e.ContextMap())
+		if strings.Contains(line, doc) || strings.Contains(line, "马青海") {
+			t.Errorf("log line leaks personal data: %s", line)
+		}
+	}
+	var leaks int
+	v.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_events WHERE facts::text LIKE '%' || $1 || '%'`, doc).Scan(&leaks)
+	if leaks != 0 {
+		t.Errorf("%d audit events carry the identity number", leaks)
+	}
+	var views int
+	v.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_events WHERE action = 'registry.pii.view' AND actor_role = 'regulator'`).Scan(&views)
+	if views < 2 { // the reveal and the full list
+		t.Errorf("%d recorded regulator views", views)
+	}
+	_ = http.StatusOK
+}
