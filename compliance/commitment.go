@@ -32,6 +32,10 @@ type Facts struct {
 	IssuerRaisedInWindow   money.Amount // the issuer's, this one excluded
 	IssuerInvestors        int          // distinct investors of the issuer, look-through, this one excluded
 	InvestorAlreadyCounted bool
+	// Reward is a reward (实物众筹) pledge: a purchase, not an investment.
+	// Identity, lists and self-financing still apply; qualification,
+	// suitability, investment limits and investor caps do not.
+	Reward bool
 }
 
 // Result is the check's outcome: every failed rule, and the figures.
@@ -89,6 +93,11 @@ func CheckCommitment(f Facts) Result {
 	if f.InvestorIsIssuer || f.InvestorRelated {
 		fail(Reason{RuleID: "SELF-FINANCING", Message: "the issuer and its declared related parties may not invest in its campaigns (自融)",
 			Cite: "SAC draft 2014 art. 8; Reg. 2020/1503 art. 8"})
+	}
+	if f.Reward {
+		res.Refusals = out
+		res.Allowed = len(out) == 0
+		return res
 	}
 	q := f.Qualification
 	switch {

@@ -110,8 +110,10 @@ func cnPack(version string, assets, income, ticket string, cite string) RulePack
 		SingleProjectTicket:       fig(ticket, cite+": 投资单个融资项目的最低金额不低于 "+ticket+" 元"),
 		MaxInvestorsPerIssuer:     200,
 		MaxInvestorsCite:          "SAC draft 2014 art. 12; Company Law art. 78 / Securities Law art. 9: 累计不得超过200人",
-		WindowMonths:              12,
-		QualificationValidity:     year,
+		// The drafts set no cooling-off; platforms used their own. This is a platform setting.
+		CoolingOff:            CoolingOff{AfterCommit: 24 * time.Hour, Cite: "platform setting: the SAC drafts set no cooling-off period"},
+		WindowMonths:          12,
+		QualificationValidity: year,
 	}
 }
 

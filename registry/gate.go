@@ -24,6 +24,7 @@ type CommitmentRequest struct {
 	Amount       money.Amount
 	Acknowledged bool
 	At           time.Time
+	Reward       bool // a reward pledge: see compliance.Facts.Reward
 }
 
 // CheckCommitment runs the pre-commitment check inside tx, the transaction
@@ -85,7 +86,7 @@ func (r *Registry) CheckCommitment(ctx context.Context, tx pgx.Tx, req Commitmen
 	}
 	f := compliance.Facts{At: req.At, Pack: pack, Amount: req.Amount, Acknowledged: req.Acknowledged, CampaignRisk: req.CampaignRisk,
 		InvestorVerified: status[req.InvestorID] == StatusVerified, IssuerVerified: status[req.IssuerID] == StatusVerified,
-		InvestorIsIssuer: req.InvestorID == req.IssuerID}
+		InvestorIsIssuer: req.InvestorID == req.IssuerID, Reward: req.Reward}
 	if f.InvestorBlacklisted, err = onList(ctx, tx, Black, req.InvestorID, req.At); err != nil {
 		return compliance.Result{}, err
 	}

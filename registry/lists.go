@@ -230,3 +230,8 @@ func onList(ctx context.Context, q ledger.Querier, list string, partyID uuid.UUI
 	}
 	return on, nil
 }
+
+// Blacklisted reports whether a party is on the black list at t (by party or document).
+func (r *Registry) Blacklisted(ctx context.Context, q ledger.Querier, partyID uuid.UUID, at time.Time) (bool, error) {
+	return onList(ctx, q, Black, partyID, at)
+}

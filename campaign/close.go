@@ -1,0 +1,264 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/ledger"
+)
+
+// ErrNotDue is returned when closing a campaign before its deadline without
+// the hard cap reached.
+var ErrNotDue = errors.New("the campaign is not due to close")
+
+// Close ends a live campaign that is due (deadline passed or hard cap
+// reached, or force from an operator) and settles or refunds it in the same
+// transaction: succeeded if the target is met (all-or-nothing) or anything
+// was raised (keep-what-you-raise); otherwise failed and every commitment
+// voided. Closing an already closed campaign returns it unchanged.
+func (s *Service) Close(ctx context.Context, id uuid.UUID, force bool) (Campaign, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if _, err := s.platformAccount(ctx, ledger.CodePlatformFeeRevenue, c.Target.Currency()); err != nil {
+		return Campaign{}, err
+	}
+	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
+		if c.State != Live {
+			if c.State == Settled || c.State == Refunded || c.State == Fulfilled {
+				return nil
+			}
+			return fmt.Errorf("%w: %s cannot close", ErrIllegalTransition, c.State)
+		}
+		due := !s.Now().Before(c.Deadline) || c.Committed.Cmp(c.HardCap) >= 0
+		if !due && !force {
+			return ErrNotDue
+		}
+		success := c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0)
+		if success {
+			return s.settle(ctx, tx, c)
+		}
+		return s.refund(ctx, tx, c)
+	})
+}
+
+func (s *Service) liveCommitments(ctx context.Context, tx pgx.Tx, campaign uuid.UUID) ([]Commitment, error) {
+	rows, err := tx.Query(ctx, `SELECT `+commitmentColumns+` FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
+		WHERE c.campaign_id = $1 AND c.state = 'live' ORDER BY c.created_at, c.id`, campaign)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Commitment, error) { return scanCommitment(r) })
+}
+
+// settle posts every commitment and pays the escrow out: the platform fee to
+// fee revenue, the rest to the issuer payable.
+func (s *Service) settle(ctx context.Context, tx pgx.Tx, c *Campaign) error {
+	if err := s.transition(ctx, tx, c, Succeeded, map[string]any{"committed": c.Committed.String(), "target": c.Target.String()}); err != nil {
+		return err
+	}
+	cms, err := s.liveCommitments(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(cms); start += ledger.MaxBatch {
+		chunk := cms[start:min(start+ledger.MaxBatch, len(cms))]
+		ts := make([]ledger.TransferRequest, len(chunk))
+		for i, cm := range chunk {
+			ts[i] = ledger.TransferRequest{Kind: ledger.KindPostPending, PendingID: cm.PendingTransfer,
+				Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q}`, c.ID, cm.ID))}
+		}
+		e, err := s.ledger.ApplyTx(ctx, tx, fmt.Sprintf("settle:%s:%d", c.ID, start), ts)
+		if err != nil {
+			return err
+		}
+		for i, cm := range chunk {
+			if _, err := tx.Exec(ctx, `UPDATE commitments SET state = 'settled', resolution_transfer = $2, state_at = clock_timestamp() WHERE id = $1`,
+				cm.ID, e.Transfers[i].ID); err != nil {
+				return err
+			}
+		}
+	}
+	raised := c.Committed
+	parts, err := raised.Allocate(c.FeeRate, decimal.NewFromInt(1).Sub(c.FeeRate))
+	if err != nil {
+		return err
+	}
+	fee, net := parts[0], parts[1]
+	feeAcct, err := s.platformAccountTx(ctx, tx, ledger.CodePlatformFeeRevenue, raised.Currency())
+	if err != nil {
+		return err
+	}
+	var payout []ledger.TransferRequest
+	meta := json.RawMessage(fmt.Sprintf(`{"campaign_id":%q}`, c.ID))
+	if fee.Sign() > 0 {
+		payout = append(payout, ledger.TransferRequest{Kind: ledger.KindPosted, DebitAccountID: c.EscrowAccountID, CreditAccountID: feeAcct,
+			Amount: fee, Code: "platform_fee", Metadata: meta})
+	}
+	if net.Sign() > 0 {
+		payout = append(payout, ledger.TransferRequest{Kind: ledger.KindPosted, DebitAccountID: c.EscrowAccountID, CreditAccountID: c.PayableAccountID,
+			Amount: net, Code: "issuer_payout", Metadata: meta})
+	}
+	if len(payout) > 0 {
+		if _, err := s.ledger.ApplyTx(ctx, tx, "payout:"+c.ID.String(), payout); err != nil {
+			return err
+		}
+	}
+	return s.transition(ctx, tx, c, Settled, map[string]any{"raised": raised.String(), "fee": fee.String(), "issuer_payout": net.String(),
+		"commitments": len(cms)})
+}
+
+// refund voids every live commitment: each wallet gets back exactly what it reserved.
+func (s *Service) refund(ctx context.Context, tx pgx.Tx, c *Campaign) error {
+	if err := s.transition(ctx, tx, c, Failed, map[string]any{"committed": c.Committed.String(), "target": c.Target.String()}); err != nil {
+		return err
+	}
+	cms, err := s.liveCommitments(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, cm := range cms {
+		if err := s.release(ctx, tx, c, cm, "refunded", "campaign failed"); err != nil {
+			return err
+		}
+	}
+	return s.transition(ctx, tx, c, Refunded, map[string]any{"commitments": len(cms)})
+}
+
+func (s *Service) platformAccountTx(ctx context.Context, tx pgx.Tx, code ledger.AccountCode, cur money.Currency) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE idempotency_key = $1`, "platform:"+string(code)+":"+cur.Code()).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("platform %s account in %s does not exist yet", code, cur)
+	}
+	return id, err
+}
+
+// Tick is one scheduler round: approved campaigns whose start has come go
+// live, live campaigns past their deadline (or at their hard cap) close.
+// Due campaigns are claimed with SKIP LOCKED, so any number of processes
+// can tick at once and each campaign closes once.
+func (s *Service) Tick(ctx context.Context) (opened, closed int, err error) {
+	ctx = audit.WithActor(ctx, audit.System("campaign-scheduler"), "")
+	now := s.Now()
+	for {
+		var id uuid.UUID
+		err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+			err := tx.QueryRow(ctx, `SELECT id FROM campaigns WHERE state = 'approved' AND starts_at <= $1 LIMIT 1 FOR UPDATE SKIP LOCKED`, now).Scan(&id)
+			if err != nil {
+				return err
+			}
+			c, err := s.get(ctx, tx, id, true)
+			if err != nil {
+				return err
+			}
+			return s.transition(ctx, tx, &c, Live, map[string]any{"trigger": "start reached"})
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return opened, closed, err
+		}
+		opened++
+	}
+	// Make sure fee accounts exist before settling (created outside the settling transaction).
+	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap) ORDER BY deadline LIMIT 100`, now)
+	if err != nil {
+		return opened, closed, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return opened, closed, err
+	}
+	for _, id := range ids {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			return opened, closed, err
+		}
+		if _, err := s.platformAccount(ctx, ledger.CodePlatformFeeRevenue, c.Target.Currency()); err != nil {
+			return opened, closed, err
+		}
+		// A concurrent scheduler may be closing it: skip it if it is locked.
+		var got bool
+		err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+			var lockedID uuid.UUID
+			err := tx.QueryRow(ctx, `SELECT id FROM campaigns WHERE id = $1 AND state = 'live' FOR UPDATE SKIP LOCKED`, id).Scan(&lockedID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			got = true
+			c, err := s.get(ctx, tx, id, false)
+			if err != nil {
+				return err
+			}
+			if c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0) {
+				return s.settle(ctx, tx, &c)
+			}
+			return s.refund(ctx, tx, &c)
+		})
+		if err != nil {
+			return opened, closed, err
+		}
+		if got {
+			closed++
+		}
+	}
+	return opened, closed, nil
+}
+
+// Holder is one line of an equity campaign's cap table.
+type Holder struct {
+	InvestorID *uuid.UUID // a direct holder (or the lead)
+	VehicleID  *uuid.UUID // a syndicate vehicle, with its members
+	Shares     int64
+	Members    []Holder
+}
+
+// CapTable lists who holds the shares of a settled equity campaign:
+// investors directly, and syndicate vehicles with their members' units.
+func (s *Service) CapTable(ctx context.Context, id uuid.UUID) ([]Holder, error) {
+	rows, err := s.db.Query(ctx, `SELECT investor_id, vehicle_id, shares FROM commitments WHERE campaign_id = $1 AND state = 'settled' AND shares IS NOT NULL
+		ORDER BY vehicle_id NULLS FIRST, created_at`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Holder
+	vehicles := map[uuid.UUID]int{}
+	for rows.Next() {
+		var inv uuid.UUID
+		var veh *uuid.UUID
+		var shares int64
+		if err := rows.Scan(&inv, &veh, &shares); err != nil {
+			return nil, err
+		}
+		if veh == nil {
+			out = append(out, Holder{InvestorID: &inv, Shares: shares})
+			continue
+		}
+		i, ok := vehicles[*veh]
+		if !ok {
+			v := *veh
+			out = append(out, Holder{VehicleID: &v})
+			i = len(out) - 1
+			vehicles[*veh] = i
+		}
+		out[i].Shares += shares
+		out[i].Members = append(out[i].Members, Holder{InvestorID: &inv, Shares: shares})
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,169 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/internal/pii"
+	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
+)
+
+type world struct {
+	t      *testing.T
+	db     *pgtest.DB
+	ledger *ledger.Ledger
+	reg    *registry.Registry
+	svc    *campaign.Service
+	clock  atomic.Pointer[time.Time]
+	issuerCtx, complianceCtx, opsCtx context.Context
+	n      atomic.Int64
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	keys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	w := &world{t: t, db: db, ledger: ledger.New(db.Pool, ledger.Options{}), reg: registry.New(db.Pool, keys)}
+	w.svc = campaign.New(db.Pool, w.ledger, w.reg)
+	now := time.Now().UTC()
+	w.clock.Store(&now)
+	w.svc.Now = func() time.Time { return *w.clock.Load() }
+	w.issuerCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "issuer"}, "t")
+	w.complianceCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t")
+	w.opsCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "operator"}, "t")
+	t.Cleanup(func() {
+		w.ledger.Close()
+		vs, err := w.ledger.Check(context.Background())
+		if err != nil {
+			t.Errorf("check: %v", err)
+		}
+		for _, v := range vs {
+			t.Errorf("invariant broken: %s", v)
+		}
+	})
+	return w
+}
+
+func (w *world) advance(d time.Duration) {
+	t := w.clock.Load().Add(d)
+	w.clock.Store(&t)
+}
+
+func residentID(n int64) string {
+	s := fmt.Sprintf("6301021985%02d%02d%03d", 1+n%12, 1+n%28, n%1000)
+	return s + string(compliance.ResidentIDCheck(s))
+}
+
+// investor registers, verifies and (unless pack is "") qualifies an investor and deposits into their wallet.
+func (w *world) investor(pack string, prof compliance.Profile, deposit money.Amount) uuid.UUID {
+	w.t.Helper()
+	n := w.n.Add(1)
+	p, _, err := w.reg.CreateParty(w.complianceCtx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
+		Name: fmt.Sprint("投资人", n), DocType: compliance.PRCResidentID, DocNumber: residentID(n), IdempotencyKey: uuid.NewString()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.reg.SetVerification(w.complianceCtx, p.ID, registry.StatusVerified, "video-kyc", ""); err != nil {
+		w.t.Fatal(err)
+	}
+	if pack != "" {
+		if prof.Entity == "" {
+			prof.Entity = compliance.Individual
+		}
+		if _, err := w.reg.Qualify(w.complianceCtx, p.ID, pack, prof); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	if !deposit.IsZero() {
+		if _, err := w.svc.Deposit(w.opsCtx, p.ID, deposit, fmt.Sprint("ICBC-", n)); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return p.ID
+}
+
+func (w *world) issuer() uuid.UUID {
+	w.t.Helper()
+	n := w.n.Add(1)
+	p, _, err := w.reg.CreateParty(w.complianceCtx, registry.NewParty{Role: "issuer", Entity: compliance.Institution, Jurisdiction: "CN",
+		Name: fmt.Sprint("青海高原青稞科技有限公司", n), DocType: compliance.OtherDocument, DocNumber: fmt.Sprintf("ISSUER-%06d", n), IdempotencyKey: uuid.NewString()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.reg.SetVerification(w.complianceCtx, p.ID, registry.StatusVerified, "business licence check", ""); err != nil {
+		w.t.Fatal(err)
+	}
+	return p.ID
+}
+
+// launch creates, submits and approves a campaign, which goes live at once.
+func (w *world) launch(in campaign.NewCampaign) campaign.Campaign {
+	w.t.Helper()
+	if in.IdempotencyKey == "" {
+		in.IdempotencyKey = uuid.NewString()
+	}
+	if in.StartsAt.IsZero() {
+		in.StartsAt = w.svc.Now().Add(-time.Minute)
+	}
+	if in.Deadline.IsZero() {
+		in.Deadline = w.svc.Now().Add(30 * 24 * time.Hour)
+	}
+	c, err := w.svc.Create(w.issuerCtx, in)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.svc.Submit(w.issuerCtx, c.ID, []campaign.Disclosure{{Title: "商业计划书", Kind: "business_plan", DocumentHash: fmt.Sprintf("%064x", 1)}}); err != nil {
+		w.t.Fatal(err)
+	}
+	if c, err = w.svc.Approve(w.complianceCtx, c.ID); err != nil {
+		w.t.Fatal(err)
+	}
+	if c.State != campaign.Live {
+		w.t.Fatalf("campaign is %s after approval", c.State)
+	}
+	return c
+}
+
+func cny(s string) money.Amount {
+	a, err := money.ParseSigned("CNY", s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func (w *world) balance(acct uuid.UUID) string {
+	w.t.Helper()
+	a, err := w.ledger.Account(context.Background(), acct)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	net := a.Balances.CreditsPosted.Decimal().Sub(a.Balances.DebitsPosted.Decimal()).Sub(a.Balances.DebitsPending.Decimal())
+	return net.StringFixed(a.Currency.Scale())
+}
+
+func (w *world) wallet(party uuid.UUID) uuid.UUID {
+	id, err := w.svc.Wallet(context.Background(), party, money.MustLookup("CNY"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}
+
+func rich() compliance.Profile {
+	return compliance.Profile{FinancialAssets: decimal.NewFromInt(2000000), RiskAnswers: []int{4, 4, 4, 4, 4}}
+}
+
+func intp(n int) *int { return &n }
