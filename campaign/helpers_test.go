@@ -21,14 +21,14 @@ import (
 )
 
 type world struct {
-	t      *testing.T
-	db     *pgtest.DB
-	ledger *ledger.Ledger
-	reg    *registry.Registry
-	svc    *campaign.Service
-	clock  atomic.Pointer[time.Time]
+	t                                *testing.T
+	db                               *pgtest.DB
+	ledger                           *ledger.Ledger
+	reg                              *registry.Registry
+	svc                              *campaign.Service
+	clock                            atomic.Pointer[time.Time]
 	issuerCtx, complianceCtx, opsCtx context.Context
-	n      atomic.Int64
+	n                                atomic.Int64
 }
 
 func newWorld(t *testing.T) *world {
