@@ -497,6 +497,9 @@ func (s *Service) Submit(ctx context.Context, id uuid.UUID, ds []Disclosure) (Ca
 // Approve is the compliance decision to let a campaign go live (maker-checker).
 func (s *Service) Approve(ctx context.Context, id uuid.UUID) (Campaign, error) {
 	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
+		if !legal(c.State, Approved) {
+			return fmt.Errorf("%w: %s → %s", ErrIllegalTransition, c.State, Approved)
+		}
 		me := actorName(ctx)
 		if me == c.CreatedBy {
 			return ErrSameApprover
@@ -520,6 +523,9 @@ func (s *Service) Reject(ctx context.Context, id uuid.UUID, reason string) (Camp
 		return Campaign{}, &FieldError{"reason", errors.New("a rejection needs reasons")}
 	}
 	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
+		if !legal(c.State, Rejected) {
+			return fmt.Errorf("%w: %s → %s", ErrIllegalTransition, c.State, Rejected)
+		}
 		if actorName(ctx) == c.CreatedBy {
 			return ErrSameApprover
 		}

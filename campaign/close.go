@@ -114,8 +114,14 @@ func (s *Service) settle(ctx context.Context, tx pgx.Tx, c *Campaign) error {
 			return err
 		}
 	}
-	return s.transition(ctx, tx, c, Settled, map[string]any{"raised": raised.String(), "fee": fee.String(), "issuer_payout": net.String(),
-		"commitments": len(cms)})
+	if err := s.transition(ctx, tx, c, Settled, map[string]any{"raised": raised.String(), "fee": fee.String(), "issuer_payout": net.String(),
+		"commitments": len(cms)}); err != nil {
+		return err
+	}
+	if c.Kind == "reward" {
+		return s.createOrders(ctx, tx, c)
+	}
+	return nil
 }
 
 // refund voids every live commitment: each wallet gets back exactly what it reserved.
@@ -171,6 +177,9 @@ func (s *Service) Tick(ctx context.Context) (opened, closed int, err error) {
 			return opened, closed, err
 		}
 		opened++
+	}
+	if err := s.supervise(ctx); err != nil {
+		return opened, closed, err
 	}
 	// Make sure fee accounts exist before settling (created outside the settling transaction).
 	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap) ORDER BY deadline LIMIT 100`, now)

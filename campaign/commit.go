@@ -88,6 +88,7 @@ type Commitment struct {
 	PendingTransfer uuid.UUID
 	CoolingOffUntil *time.Time
 	CreatedAt       time.Time
+	ReconfirmBy     *time.Time // set while the investor must reconfirm after a material change
 	Replayed        bool
 }
 
@@ -324,14 +325,14 @@ func (s *Service) replay(ctx context.Context, key string, hash []byte) (Commitme
 }
 
 const commitmentColumns = `c.id, c.campaign_id, c.investor_id, c.role, c.amount, k.currency, c.shares, c.tier, c.quantity, c.vehicle_id, c.state,
-	c.pending_transfer, c.cooling_off_until, c.created_at`
+	c.pending_transfer, c.cooling_off_until, c.created_at, c.reconfirm_by`
 
 func scanCommitment(row pgx.Row) (Commitment, error) {
 	var c Commitment
 	var amount decimal.Decimal
 	var cur string
 	if err := row.Scan(&c.ID, &c.CampaignID, &c.InvestorID, &c.Role, &amount, &cur, &c.Shares, &c.Tier, &c.Quantity, &c.VehicleID, &c.State,
-		&c.PendingTransfer, &c.CoolingOffUntil, &c.CreatedAt); err != nil {
+		&c.PendingTransfer, &c.CoolingOffUntil, &c.CreatedAt, &c.ReconfirmBy); err != nil {
 		return Commitment{}, err
 	}
 	ccy, err := money.Lookup(cur)
@@ -378,7 +379,15 @@ func (s *Service) Cancel(ctx context.Context, commitmentID, investorID uuid.UUID
 		if cm.CoolingOffUntil == nil || !s.Now().Before(*cm.CoolingOffUntil) {
 			return ErrCoolingOffOver
 		}
-		return s.release(ctx, tx, &c, cm, "cancelled", "investor cancelled in the cooling-off window")
+		if err := s.release(ctx, tx, &c, cm, "cancelled", "investor cancelled in the cooling-off window"); err != nil {
+			return err
+		}
+		if cm.Role == "lead" { // the syndicate's terms changed under the followers
+			follower := "follower"
+			_, err := s.requireReconfirmation(ctx, tx, c.ID, &follower, "the lead investor cancelled")
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return Commitment{}, err

@@ -40,6 +40,7 @@ func newWorld(t *testing.T) *world {
 	now := time.Now().UTC()
 	w.clock.Store(&now)
 	w.svc.Now = func() time.Time { return *w.clock.Load() }
+	w.reg.Now = w.svc.Now
 	w.issuerCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "issuer"}, "t")
 	w.complianceCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t")
 	w.opsCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "operator"}, "t")

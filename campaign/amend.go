@@ -1,0 +1,243 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
+)
+
+// ReconfirmDays is how long investors have to reconfirm after a material
+// change: 5 business days (17 CFR 227.304(c)); silence cancels.
+const ReconfirmDays = 5
+
+// AddBusinessDays counts Monday to Friday. Public holidays (and China's
+// working weekends, 调休) are not modelled: a known simplification.
+func AddBusinessDays(t time.Time, n int) time.Time {
+	for n > 0 {
+		t = t.AddDate(0, 0, 1)
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n--
+		}
+	}
+	return t
+}
+
+// Amendment is a material change to a live campaign.
+type Amendment struct {
+	Target         *money.Amount
+	Deadline       *time.Time
+	PricePerShare  *money.Amount
+	LeadInvestorID *uuid.UUID
+	Reason         string
+}
+
+// ErrNoChange is returned for an amendment that changes nothing.
+var ErrNoChange = errors.New("the amendment changes nothing")
+
+// Amend applies a material change (target, price, deadline, lead) to a live
+// campaign. Every live commitment must then be reconfirmed by its investor
+// within 5 business days, or it is cancelled and refunded.
+func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaign, error) {
+	if a.Reason == "" {
+		return Campaign{}, &FieldError{"reason", errors.New("say what changed and why")}
+	}
+	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
+		if c.State != Live {
+			return fmt.Errorf("%w: only a live campaign is amended", ErrIllegalTransition)
+		}
+		facts := map[string]any{"reason": a.Reason}
+		changed := false
+		if a.Target != nil {
+			if a.Target.Currency() != c.Target.Currency() || a.Target.Sign() <= 0 || a.Target.Cmp(c.HardCap) > 0 {
+				return &FieldError{"target", errors.New("must be positive, in the campaign's currency, at most the hard cap")}
+			}
+			facts["target"] = map[string]string{"before": c.Target.String(), "after": a.Target.String()}
+			if _, err := tx.Exec(ctx, `UPDATE campaigns SET target = $2 WHERE id = $1`, c.ID, a.Target.Decimal()); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if a.Deadline != nil {
+			if !a.Deadline.After(s.Now()) {
+				return &FieldError{"deadline", errors.New("must be in the future")}
+			}
+			facts["deadline"] = map[string]any{"before": c.Deadline, "after": *a.Deadline}
+			if _, err := tx.Exec(ctx, `UPDATE campaigns SET deadline = $2 WHERE id = $1`, c.ID, *a.Deadline); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if a.PricePerShare != nil {
+			if c.Kind != "equity" || a.PricePerShare.Currency() != c.Target.Currency() || a.PricePerShare.Sign() <= 0 {
+				return &FieldError{"price_per_share", errors.New("must be a positive price of an equity campaign")}
+			}
+			facts["price_per_share"] = map[string]string{"before": c.PricePerShare.String(), "after": a.PricePerShare.String()}
+			if _, err := tx.Exec(ctx, `UPDATE campaigns SET price_per_share = $2 WHERE id = $1`, c.ID, a.PricePerShare.Decimal()); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if a.LeadInvestorID != nil {
+			if c.Kind != "equity" {
+				return &FieldError{"lead_investor_id", errors.New("only equity campaigns have a lead")}
+			}
+			facts["lead_investor_id"] = map[string]any{"before": c.LeadInvestorID, "after": *a.LeadInvestorID}
+			if _, err := tx.Exec(ctx, `UPDATE campaigns SET lead_investor_id = $2 WHERE id = $1`, c.ID, *a.LeadInvestorID); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return ErrNoChange
+		}
+		n, err := s.requireReconfirmation(ctx, tx, c.ID, nil, "material change: "+a.Reason)
+		if err != nil {
+			return err
+		}
+		facts["commitments_to_reconfirm"] = n
+		return s.record(ctx, tx, c.ID, "campaign.material_change", "", "", facts)
+	})
+}
+
+// requireReconfirmation marks live commitments (all, or one role's) as
+// needing reconfirmation within 5 business days.
+func (s *Service) requireReconfirmation(ctx context.Context, tx pgx.Tx, campaign uuid.UUID, role *string, reason string) (int, error) {
+	by := AddBusinessDays(s.Now(), ReconfirmDays)
+	tag, err := tx.Exec(ctx, `UPDATE commitments SET reconfirm_by = $2, reconfirm_reason = $3
+		WHERE campaign_id = $1 AND state = 'live' AND ($4::text IS NULL OR role = $4)`, campaign, by, reason, role)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Reconfirm is the investor keeping a commitment after a material change.
+func (s *Service) Reconfirm(ctx context.Context, commitmentID, investorID uuid.UUID) (Commitment, error) {
+	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		var campaign uuid.UUID
+		var by *time.Time
+		err := tx.QueryRow(ctx, `SELECT campaign_id, reconfirm_by FROM commitments WHERE id = $1 AND investor_id = $2 AND state = 'live' FOR UPDATE`,
+			commitmentID, investorID).Scan(&campaign, &by)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrCommitmentNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if by == nil {
+			return nil // nothing to reconfirm
+		}
+		if !s.Now().Before(*by) {
+			return fmt.Errorf("%w: the reconfirmation window closed at %s", ErrIllegalTransition, by.Format(time.RFC3339))
+		}
+		if _, err := tx.Exec(ctx, `UPDATE commitments SET reconfirm_by = NULL, reconfirm_reason = NULL WHERE id = $1`, commitmentID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, campaign, "campaign.commitment.reconfirmed", "", "", map[string]any{"commitment_id": commitmentID})
+	})
+	if err != nil {
+		return Commitment{}, err
+	}
+	return s.Commitment(ctx, commitmentID, uuid.Nil)
+}
+
+// supervise is the scheduler's care for live campaigns: cancel commitments
+// not reconfirmed in time, send followers to reconfirmation when their lead
+// is blacklisted, and fail (refunding everyone) a campaign whose issuer is
+// blacklisted: a blacklisted issuer cannot keep a campaign live.
+func (s *Service) supervise(ctx context.Context) error {
+	now := s.Now()
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT campaign_id FROM commitments WHERE state = 'live' AND reconfirm_by <= $1`, now)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
+			cms, err := s.liveCommitments(ctx, tx, c.ID)
+			if err != nil {
+				return err
+			}
+			for _, cm := range cms {
+				if cm.ReconfirmBy != nil && !now.Before(*cm.ReconfirmBy) {
+					if err := s.release(ctx, tx, c, cm, "cancelled", "not reconfirmed within 5 business days after a material change"); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	rows, err = s.db.Query(ctx, `SELECT id, issuer_id, lead_investor_id FROM campaigns WHERE state = 'live'`)
+	if err != nil {
+		return err
+	}
+	type live struct {
+		id, issuer uuid.UUID
+		lead       *uuid.UUID
+	}
+	var lives []live
+	for rows.Next() {
+		var l live
+		if err := rows.Scan(&l.id, &l.issuer, &l.lead); err != nil {
+			rows.Close()
+			return err
+		}
+		lives = append(lives, l)
+	}
+	rows.Close()
+	for _, l := range lives {
+		black, err := s.reg.Blacklisted(ctx, s.db, l.issuer, now)
+		if err != nil {
+			return err
+		}
+		if black {
+			if _, err := s.change(ctx, l.id, func(tx pgx.Tx, c *Campaign) error {
+				if c.State != Live {
+					return nil
+				}
+				return s.refund(ctx, tx, c)
+			}); err != nil {
+				return err
+			}
+			continue
+		}
+		if l.lead == nil {
+			continue
+		}
+		if black, err = s.reg.Blacklisted(ctx, s.db, *l.lead, now); err != nil || !black {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		follower := "follower"
+		if _, err := s.change(ctx, l.id, func(tx pgx.Tx, c *Campaign) error {
+			var pending bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM commitments WHERE campaign_id = $1 AND state = 'live' AND role = 'follower' AND reconfirm_by IS NULL)`,
+				c.ID).Scan(&pending); err != nil || !pending {
+				return err
+			}
+			n, err := s.requireReconfirmation(ctx, tx, c.ID, &follower, "the lead investor was blacklisted")
+			if err != nil {
+				return err
+			}
+			return s.record(ctx, tx, c.ID, "campaign.lead_blacklisted", "", "", map[string]any{"followers_to_reconfirm": n})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/ledger"
+)
+
+// Fulfilment errors.
+var (
+	ErrOrderNotFound      = errors.New("order not found")
+	ErrRefundTooLarge     = errors.New("refund exceeds what was paid and not yet refunded")
+	ErrOrderNotDisputable = errors.New("the order cannot change that way now")
+)
+
+// Order is a reward backer's order, created when the campaign settles.
+type Order struct {
+	ID           uuid.UUID
+	CampaignID   uuid.UUID
+	CommitmentID uuid.UUID
+	BackerID     uuid.UUID
+	Tier         string
+	Quantity     int
+	Amount       money.Amount
+	Refunded     money.Amount
+	State        string
+	Carrier      *string
+	Tracking     *string
+	ShippedAt    *time.Time
+	ReceivedAt   *time.Time
+	Dispute      *string
+}
+
+// createOrders turns a settled reward campaign's commitments into orders.
+func (s *Service) createOrders(ctx context.Context, tx pgx.Tx, c *Campaign) error {
+	_, err := tx.Exec(ctx, `INSERT INTO orders (id, campaign_id, commitment_id, backer_id, tier, quantity, amount)
+		SELECT gen_random_uuid(), campaign_id, id, investor_id, tier, quantity, amount FROM commitments
+		WHERE campaign_id = $1 AND state = 'settled' AND tier IS NOT NULL ON CONFLICT DO NOTHING`, c.ID)
+	return err
+}
+
+func (s *Service) order(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, id uuid.UUID, lock bool) (Order, error) {
+	sql := `SELECT o.id, o.campaign_id, o.commitment_id, o.backer_id, o.tier, o.quantity, o.amount, o.refunded, k.currency, o.state, o.carrier,
+		o.tracking, o.shipped_at, o.received_at, o.dispute FROM orders o JOIN campaigns k ON k.id = o.campaign_id WHERE o.id = $1`
+	if lock {
+		sql += ` FOR UPDATE OF o`
+	}
+	var o Order
+	var amount, refunded decimal.Decimal
+	var cur string
+	err := q.QueryRow(ctx, sql, id).Scan(&o.ID, &o.CampaignID, &o.CommitmentID, &o.BackerID, &o.Tier, &o.Quantity, &amount, &refunded, &cur,
+		&o.State, &o.Carrier, &o.Tracking, &o.ShippedAt, &o.ReceivedAt, &o.Dispute)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, ErrOrderNotFound
+	}
+	if err != nil {
+		return Order{}, err
+	}
+	ccy, _ := money.Lookup(cur)
+	o.Amount, _ = money.FromDecimal(ccy, amount)
+	o.Refunded, _ = money.FromDecimal(ccy, refunded)
+	return o, nil
+}
+
+// Orders lists a campaign's orders.
+func (s *Service) Orders(ctx context.Context, campaignID uuid.UUID) ([]Order, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM orders WHERE campaign_id = $1 ORDER BY created_at, id`, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Order, 0, len(ids))
+	for _, id := range ids {
+		o, err := s.order(ctx, s.db, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// updateOrder changes a locked order's state if from allows it, and records it.
+func (s *Service) updateOrder(ctx context.Context, id uuid.UUID, from []string, fn func(tx pgx.Tx, o *Order) error) (Order, error) {
+	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		o, err := s.order(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		ok := false
+		for _, f := range from {
+			ok = ok || o.State == f
+		}
+		if !ok {
+			return fmt.Errorf("%w: order is %s", ErrOrderNotDisputable, o.State)
+		}
+		before := o.State
+		if err := fn(tx, &o); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, o.CampaignID, "campaign.order", before, o.State, map[string]any{"order_id": o.ID}); err != nil {
+			return err
+		}
+		return s.maybeFulfilled(ctx, tx, o.CampaignID)
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	return s.order(ctx, s.db, id, false)
+}
+
+// Ship records the carrier and tracking number (the issuer's side).
+func (s *Service) Ship(ctx context.Context, orderID uuid.UUID, carrier, tracking string) (Order, error) {
+	if carrier == "" || tracking == "" {
+		return Order{}, &FieldError{"tracking", errors.New("carrier and tracking number are required")}
+	}
+	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment"}, func(tx pgx.Tx, o *Order) error {
+		o.State = "shipped"
+		_, err := tx.Exec(ctx, `UPDATE orders SET state = 'shipped', carrier = $2, tracking = $3, shipped_at = clock_timestamp() WHERE id = $1`, o.ID, carrier, tracking)
+		return err
+	})
+}
+
+// ConfirmReceipt is the backer saying the goods arrived.
+func (s *Service) ConfirmReceipt(ctx context.Context, orderID, backer uuid.UUID) (Order, error) {
+	return s.updateOrder(ctx, orderID, []string{"shipped", "disputed"}, func(tx pgx.Tx, o *Order) error {
+		if o.BackerID != backer {
+			return ErrOrderNotFound
+		}
+		o.State = "received"
+		_, err := tx.Exec(ctx, `UPDATE orders SET state = 'received', received_at = clock_timestamp() WHERE id = $1`, o.ID)
+		return err
+	})
+}
+
+// OpenDispute is the backer contesting an order (not received, not as described).
+func (s *Service) OpenDispute(ctx context.Context, orderID, backer uuid.UUID, reason string) (Order, error) {
+	if reason == "" {
+		return Order{}, &FieldError{"reason", errors.New("say what is wrong")}
+	}
+	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment", "shipped", "received"}, func(tx pgx.Tx, o *Order) error {
+		if o.BackerID != backer {
+			return ErrOrderNotFound
+		}
+		o.State = "disputed"
+		_, err := tx.Exec(ctx, `UPDATE orders SET state = 'disputed', dispute = $2 WHERE id = $1`, o.ID, reason)
+		return err
+	})
+}
+
+// Refund pays a backer back, in full or in part, from the campaign's issuer
+// payable to the backer's wallet, naming who approved it.
+func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount money.Amount, reason string) (Order, error) {
+	if reason == "" {
+		return Order{}, &FieldError{"reason", errors.New("a refund needs a reason")}
+	}
+	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment", "shipped", "received", "disputed"}, func(tx pgx.Tx, o *Order) error {
+		left, _ := o.Amount.Sub(o.Refunded)
+		if amount.Currency() != o.Amount.Currency() || amount.Sign() <= 0 || amount.Cmp(left) > 0 {
+			return &CapError{Kind: ErrRefundTooLarge, Remaining: left.String()}
+		}
+		c, err := s.get(ctx, tx, o.CampaignID, false)
+		if err != nil {
+			return err
+		}
+		wallet, err := s.walletTx(ctx, tx, o.BackerID, amount.Currency())
+		if err != nil {
+			return err
+		}
+		rid := uuid.New()
+		e, err := s.ledger.ApplyTx(ctx, tx, "refund:"+rid.String(), []ledger.TransferRequest{{Kind: ledger.KindPosted, DebitAccountID: c.PayableAccountID,
+			CreditAccountID: wallet, Amount: amount, Code: "refund",
+			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"order_id":%q,"approved_by":%q}`, c.ID, o.ID, actorName(ctx)))}})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO order_refunds (id, order_id, amount, approved_by, reason, transfer_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+			rid, o.ID, amount.Decimal(), actorName(ctx), reason, e.Transfers[0].ID); err != nil {
+			return err
+		}
+		o.Refunded, _ = o.Refunded.Add(amount)
+		state := o.State
+		if o.Refunded.Equal(o.Amount) {
+			state = "refunded"
+		} else if state == "disputed" {
+			state = "resolved"
+		}
+		o.State = state
+		_, err = tx.Exec(ctx, `UPDATE orders SET refunded = $2, state = $3 WHERE id = $1`, o.ID, o.Refunded.Decimal(), state)
+		return err
+	})
+}
+
+// maybeFulfilled moves a settled reward campaign to fulfilled once every
+// order is received, refunded or resolved.
+func (s *Service) maybeFulfilled(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) error {
+	var open int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM orders WHERE campaign_id = $1 AND state NOT IN ('received', 'refunded', 'resolved')`, campaignID).Scan(&open); err != nil {
+		return err
+	}
+	if open > 0 {
+		return nil
+	}
+	c, err := s.get(ctx, tx, campaignID, true)
+	if err != nil || c.State != Settled {
+		return err
+	}
+	return s.transition(ctx, tx, &c, Fulfilled, map[string]any{"trigger": "every order closed"})
+}

@@ -1,0 +1,183 @@
+package campaign_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/registry"
+)
+
+func TestAddBusinessDays(t *testing.T) {
+	fri := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		from time.Time
+		n    int
+		want string
+	}{
+		{fri, 5, "2026-11-27"},                  // Fri + 5 = next Fri
+		{fri.AddDate(0, 0, 1), 5, "2026-11-27"}, // Sat + 5 = next Fri
+		{fri.AddDate(0, 0, 3), 5, "2026-11-30"}, // Mon + 5 = next Mon
+		{fri, 1, "2026-11-23"},
+	} {
+		if got := campaign.AddBusinessDays(tc.from, tc.n).Format("2006-01-02"); got != tc.want {
+			t.Errorf("%s + %d business days = %s, want %s", tc.from.Format("Mon 2006-01-02"), tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestMaterialChangeNeedsReconfirmation: after a change of target, a backer
+// who reconfirms keeps the commitment; one who stays silent for 5 business
+// days is cancelled and refunded to the fen.
+func TestMaterialChangeNeedsReconfirmation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Pack: "CN-2015", Title: "amend", RiskLevel: 1,
+		Target: cny("500.00"), HardCap: cny("1000.00"), FeeRate: decimal.Zero, Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("12.34")}}})
+	a := w.investor("", compliance.Profile{}, cny("100.00"))
+	b := w.investor("", compliance.Profile{}, cny("100.00"))
+	ca, _ := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: a, Tier: "t", Quantity: 2, IdempotencyKey: uuid.NewString()})
+	cb, _ := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "t", Quantity: 3, IdempotencyKey: uuid.NewString()})
+	target := cny("800.00")
+	if _, err := w.svc.Amend(w.issuerCtx, c.ID, campaign.Amendment{Target: &target, Reason: "bigger production run"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.svc.Commitment(ctx, cb.ID, uuid.Nil)
+	if got.ReconfirmBy == nil {
+		t.Fatal("no reconfirmation deadline set")
+	}
+	if _, err := w.svc.Reconfirm(ctx, ca.ID, a); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(got.ReconfirmBy.Sub(w.svc.Now()) - time.Minute)
+	w.svc.Tick(ctx)
+	if still, _ := w.svc.Commitment(ctx, cb.ID, uuid.Nil); still.State != "live" {
+		t.Fatalf("cancelled before the deadline: %s", still.State)
+	}
+	w.advance(2 * time.Minute)
+	if _, _, err := w.svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := w.svc.Commitment(ctx, cb.ID, uuid.Nil); gone.State != "cancelled" {
+		t.Errorf("silent backer's commitment is %s, want cancelled", gone.State)
+	}
+	if kept, _ := w.svc.Commitment(ctx, ca.ID, uuid.Nil); kept.State != "live" {
+		t.Errorf("reconfirmed commitment is %s", kept.State)
+	}
+	if bal := w.balance(w.wallet(b)); bal != "100.00" {
+		t.Errorf("refunded backer has %s", bal)
+	}
+	cc, _ := w.svc.Get(ctx, c.ID)
+	if cc.Committed.String() != "24.68" || cc.Target.String() != "800.00" {
+		t.Errorf("campaign committed %s target %s", cc.Committed, cc.Target)
+	}
+}
+
+// TestFulfilmentAndRefunds: orders are shipped, received, disputed and
+// refunded (in part and in full, naming the approver); when every order is
+// closed the campaign is fulfilled.
+func TestFulfilmentAndRefunds(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Pack: "CN-2015", Title: "青稞酒", RiskLevel: 1,
+		Target: cny("100.00"), HardCap: cny("1000.00"), FeeRate: decimal.RequireFromString("0.05"), Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("60.00")}}})
+	a := w.investor("", compliance.Profile{}, cny("100.00"))
+	b := w.investor("", compliance.Profile{}, cny("100.00"))
+	for _, p := range []uuid.UUID{a, b} {
+		if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: p, Tier: "t", Quantity: 1, IdempotencyKey: uuid.NewString()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.advance(31 * 24 * time.Hour)
+	if _, err := w.svc.Close(w.opsCtx, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	orders, err := w.svc.Orders(ctx, c.ID)
+	if err != nil || len(orders) != 2 {
+		t.Fatalf("orders: %v %v", orders, err)
+	}
+	oa, ob := orders[0], orders[1]
+	if oa.BackerID != a {
+		oa, ob = ob, oa
+	}
+	if _, err := w.svc.ConfirmReceipt(ctx, oa.ID, a); err == nil {
+		t.Error("confirmed receipt before shipping")
+	}
+	if _, err := w.svc.Ship(w.issuerCtx, oa.ID, "SF Express", "SF1234567890"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.ConfirmReceipt(ctx, oa.ID, b); !errors.Is(err, campaign.ErrOrderNotFound) {
+		t.Errorf("someone else confirming: %v", err)
+	}
+	if _, err := w.svc.ConfirmReceipt(ctx, oa.ID, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.OpenDispute(ctx, ob.ID, b, "never arrived"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Refund(w.complianceCtx, ob.ID, cny("60.01"), "lost"); err == nil {
+		t.Error("refund above the order amount accepted")
+	}
+	part, err := w.svc.Refund(w.complianceCtx, ob.ID, cny("20.00"), "partial: damaged box")
+	if err != nil || part.State != "resolved" || part.Refunded.String() != "20.00" {
+		t.Fatalf("partial refund: %+v, %v", part, err)
+	}
+	cc, _ := w.svc.Get(ctx, c.ID)
+	if cc.State != campaign.Fulfilled {
+		t.Errorf("campaign is %s once every order is closed, want fulfilled", cc.State)
+	}
+	if bal := w.balance(w.wallet(b)); bal != "60.00" { // 100 - 60 + 20
+		t.Errorf("backer b = %s", bal)
+	}
+	if bal := w.balance(c.PayableAccountID); bal != "94.00" { // 120 - 6 fee - 20 refund
+		t.Errorf("issuer payable = %s", bal)
+	}
+}
+
+// TestBlacklistedIssuerCannotStayLive: the scheduler fails the campaign and
+// refunds every backer once its issuer is blacklisted; it could not submit another.
+func TestBlacklistedIssuerCannotStayLive(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	iss := w.issuer()
+	c := w.launch(campaign.NewCampaign{IssuerID: iss, Kind: "reward", Pack: "CN-2015", Title: "bad issuer", RiskLevel: 1,
+		Target: cny("100.00"), FeeRate: decimal.Zero, Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
+	b := w.investor("", compliance.Profile{}, cny("50.00"))
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "t", Quantity: 2, IdempotencyKey: uuid.NewString()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.reg.AddListEntry(w.complianceCtx, registry.NewListEntry{List: registry.Black, PartyID: iss, Reason: "虚假宣传", Authority: "市场监督管理局"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.svc.Get(ctx, c.ID)
+	if got.State != campaign.Refunded {
+		t.Fatalf("state %s", got.State)
+	}
+	if bal := w.balance(w.wallet(b)); bal != "50.00" {
+		t.Errorf("backer = %s", bal)
+	}
+	d, err := w.svc.Create(w.issuerCtx, campaign.NewCampaign{IssuerID: iss, Kind: "reward", Pack: "CN-2015", Title: "again", RiskLevel: 1,
+		Target: cny("100.00"), FeeRate: decimal.Zero, StartsAt: w.svc.Now(), Deadline: w.svc.Now().Add(time.Hour), IdempotencyKey: uuid.NewString(),
+		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Submit(w.issuerCtx, d.ID, []campaign.Disclosure{{Title: "x", Kind: "k", DocumentHash: "0000000000000000000000000000000000000000000000000000000000000000"}}); !errors.Is(err, campaign.ErrIssuerBlacklisted) {
+		t.Errorf("blacklisted issuer submitted: %v", err)
+	}
+	if _, err := w.svc.Approve(w.issuerCtx, d.ID); !errors.Is(err, campaign.ErrIllegalTransition) {
+		t.Errorf("approving a draft: %v", err)
+	}
+}
