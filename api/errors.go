@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -18,15 +19,19 @@ import (
 // Problem is an RFC 9457 problem details body, with crowdledger's stable
 // machine code and the field at fault.
 type Problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail,omitempty"`
-	Instance  string `json:"instance,omitempty"`
-	Code      string `json:"code"`
-	Field     string `json:"field,omitempty"`
-	Index     *int   `json:"index,omitempty"`
-	RequestID string `json:"request_id,omitempty"`
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Code     string `json:"code"`
+	Field    string `json:"field,omitempty"`
+	Index    *int   `json:"index,omitempty"`
+	// Remaining says what is left of a cap or limit a request did not fit.
+	Remaining string `json:"remaining,omitempty"`
+	// Reasons lists every rule a compliance refusal failed.
+	Reasons   []compliance.Reason `json:"reasons,omitempty"`
+	RequestID string              `json:"request_id,omitempty"`
 }
 
 // problemError is an error the API itself raises with a known code.
@@ -91,6 +96,26 @@ var errorCodes = []struct {
 	{registry.ErrListEntryNotFound, http.StatusNotFound, "list_entry_not_found"},
 	{registry.ErrListEntryEnded, http.StatusConflict, "list_entry_ended"},
 	{registry.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
+	{compliance.ErrRefused, http.StatusUnprocessableEntity, "compliance_refused"},
+	{campaign.ErrNotFound, http.StatusNotFound, "campaign_not_found"},
+	{campaign.ErrCommitmentNotFound, http.StatusNotFound, "commitment_not_found"},
+	{campaign.ErrOrderNotFound, http.StatusNotFound, "order_not_found"},
+	{campaign.ErrIllegalTransition, http.StatusConflict, "illegal_transition"},
+	{campaign.ErrNotLive, http.StatusConflict, "campaign_not_live"},
+	{campaign.ErrHardCap, http.StatusConflict, "hard_cap_reached"},
+	{campaign.ErrSoldOut, http.StatusConflict, "sold_out"},
+	{campaign.ErrLeadFirst, http.StatusConflict, "lead_not_committed"},
+	{campaign.ErrSameApprover, http.StatusForbidden, "maker_checker"},
+	{campaign.ErrIssuerBlacklisted, http.StatusConflict, "issuer_blacklisted"},
+	{campaign.ErrNoWallet, http.StatusUnprocessableEntity, "no_wallet"},
+	{campaign.ErrCoolingOffOver, http.StatusConflict, "cooling_off_over"},
+	{campaign.ErrIdempotencyConflict, http.StatusConflict, "idempotency_conflict"},
+	{campaign.ErrAlreadyCommitted, http.StatusConflict, "already_committed"},
+	{campaign.ErrNotDue, http.StatusConflict, "not_due"},
+	{campaign.ErrNoChange, http.StatusUnprocessableEntity, "no_change"},
+	{campaign.ErrRefundTooLarge, http.StatusUnprocessableEntity, "refund_too_large"},
+	{campaign.ErrOrderNotDisputable, http.StatusConflict, "illegal_transition"},
+	{campaign.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 }
 
 // ErrorCodes lists every stable code the API can return (for the golden test and docs).
@@ -145,8 +170,11 @@ func toProblem(err error) Problem {
 			p := Problem{Status: e.status, Code: e.code, Detail: err.Error()}
 			var fe *ledger.FieldError
 			var rfe *registry.FieldError
+			var cfe *campaign.FieldError
 			if errors.As(err, &rfe) {
 				fe = &ledger.FieldError{Field: rfe.Field, Err: rfe.Err}
+			} else if errors.As(err, &cfe) {
+				fe = &ledger.FieldError{Field: cfe.Field, Err: cfe.Err}
 			}
 			if fe != nil || errors.As(err, &fe) {
 				p.Field = fe.Field
@@ -165,6 +193,14 @@ func toProblem(err error) Problem {
 			var ie *ledger.InsufficientFundsError
 			if errors.As(err, &ie) && p.Field == "" {
 				p.Field = "amount"
+			}
+			var ce *campaign.CapError
+			if errors.As(err, &ce) {
+				p.Remaining = ce.Remaining
+			}
+			var refusal *compliance.Refusal
+			if errors.As(err, &refusal) {
+				p.Reasons = refusal.Reasons
 			}
 			return p
 		}

@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -26,6 +28,7 @@ import (
 	"github.com/crowdledger/crowdledger/api"
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -69,6 +72,7 @@ type env struct {
 	ledger *ledger.Ledger
 	trail  *audit.Trail
 	keys   *auth.Store
+	clock  *atomic.Pointer[time.Time]
 	db     *pgtest.DB
 	logs   *observer.ObservedLogs
 	key    map[auth.Role]string
@@ -87,9 +91,15 @@ func newEnv(t testing.TB) *env {
 	trail := audit.NewTrail(db.Pool, signer)
 	piiKeys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
 	partyRegistry := registry.New(db.Pool, piiKeys)
-	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Pool: db.Pool, Keys: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	campaigns := campaign.New(db.Pool, l, partyRegistry)
+	clock := &atomic.Pointer[time.Time]{}
+	start := time.Now().UTC()
+	clock.Store(&start)
+	campaigns.Now = func() time.Time { return *clock.Load() }
+	partyRegistry.Now = campaigns.Now
+	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Pool: db.Pool, Keys: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
-	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}}
+	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
 	for _, r := range auth.Roles() {
 		subject := ""
 		if r.Scoped() {
@@ -227,3 +237,18 @@ func (v *env) validate(hr *http.Request, r req, out resp) {
 var investorSubject = uuid.New()
 
 func randKey() string { return uuid.NewString() }
+
+func (v *env) advance(d time.Duration) {
+	t := v.clock.Load().Add(d)
+	v.clock.Store(&t)
+}
+
+// keyFor makes an investor or issuer key acting for a party.
+func (v *env) keyFor(role auth.Role, party string) string {
+	v.t.Helper()
+	_, tok, err := v.keys.Create(context.Background(), role, party, "test", nil)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return tok
+}

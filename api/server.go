@@ -17,6 +17,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 )
@@ -37,6 +38,7 @@ type Deps struct {
 	Ledger       *ledger.Ledger
 	Audit        *audit.Trail
 	Registry     *registry.Registry
+	Campaigns    *campaign.Service
 	Pool         *pgxpool.Pool // for appending audit events of reads
 	Keys         Authenticator
 	Log          *zap.Logger
@@ -113,6 +115,31 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)
 	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listListEntries)
 	s.route(e, http.MethodPost, "/v1/compliance/checks", staff, s.checkCommitment)
+
+	everyone := []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}
+	issuerSide := []auth.Role{auth.Issuer, auth.Operator}
+	s.route(e, http.MethodPost, "/v1/campaigns", issuerSide, s.createCampaign)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id", everyone, s.getCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/submit", issuerSide, s.submitCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/approve", []auth.Role{auth.Compliance}, s.approveCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/reject", []auth.Role{auth.Compliance}, s.rejectCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/amend", issuerSide, s.amendCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/early-close", issuerSide, s.earlyCloseCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/close", []auth.Role{auth.Operator}, s.closeCampaign)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/commitments", []auth.Role{auth.Investor, auth.Operator}, s.commit)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/cap-table", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.capTable)
+	s.route(e, http.MethodPost, "/v1/campaigns/:id/distributions", issuerSide, s.distribute)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/orders", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listOrders)
+	s.route(e, http.MethodGet, "/v1/commitments/:id", []auth.Role{auth.Investor, auth.Operator, auth.Compliance, auth.Regulator}, s.getCommitment)
+	s.route(e, http.MethodPost, "/v1/commitments/:id/cancel", []auth.Role{auth.Investor}, s.cancelCommitment)
+	s.route(e, http.MethodPost, "/v1/commitments/:id/reconfirm", []auth.Role{auth.Investor}, s.reconfirmCommitment)
+	s.route(e, http.MethodPost, "/v1/orders/:id/ship", issuerSide, s.shipOrder)
+	s.route(e, http.MethodPost, "/v1/orders/:id/confirm", []auth.Role{auth.Investor}, s.confirmOrder)
+	s.route(e, http.MethodPost, "/v1/orders/:id/dispute", []auth.Role{auth.Investor}, s.disputeOrder)
+	s.route(e, http.MethodPost, "/v1/orders/:id/refund", []auth.Role{auth.Compliance, auth.Operator}, s.refundOrder)
+	s.route(e, http.MethodPost, "/v1/parties/:id/deposits", []auth.Role{auth.Operator}, s.deposit)
+	s.route(e, http.MethodPost, "/v1/parties/:id/withdrawals", []auth.Role{auth.Operator}, s.withdraw)
+	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))

@@ -241,3 +241,29 @@ func (s *Service) supervise(ctx context.Context) error {
 	}
 	return nil
 }
+
+// EarlyClose brings the deadline forward once the target is met, as Reg CF
+// allows: the campaign must have been open at least 21 days, and the new
+// deadline is 5 business days after this notice (17 CFR 227.304(b)). The
+// scheduler closes it then. Investors keep their cooling-off rights.
+func (s *Service) EarlyClose(ctx context.Context, id uuid.UUID) (Campaign, error) {
+	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
+		now := s.Now()
+		switch {
+		case c.State != Live:
+			return fmt.Errorf("%w: only a live campaign closes early", ErrIllegalTransition)
+		case c.Committed.Cmp(c.Target) < 0:
+			return &FieldError{"target", errors.New("the target is not met yet")}
+		case now.Sub(c.StartsAt) < 21*24*time.Hour:
+			return &FieldError{"starts_at", errors.New("a campaign must be open at least 21 days before closing early")}
+		}
+		deadline := AddBusinessDays(now, 5)
+		if !deadline.Before(c.Deadline) {
+			return &FieldError{"deadline", errors.New("the deadline is already within 5 business days")}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET deadline = $2 WHERE id = $1`, c.ID, deadline); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, c.ID, "campaign.early_close", "", "", map[string]any{"old_deadline": c.Deadline, "new_deadline": deadline})
+	})
+}

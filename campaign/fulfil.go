@@ -222,3 +222,8 @@ func (s *Service) maybeFulfilled(ctx context.Context, tx pgx.Tx, campaignID uuid
 	}
 	return s.transition(ctx, tx, &c, Fulfilled, map[string]any{"trigger": "every order closed"})
 }
+
+// Order reads one order.
+func (s *Service) Order(ctx context.Context, id uuid.UUID) (Order, error) {
+	return s.order(ctx, s.db, id, false)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/crowdledger/crowdledger/api"
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -70,12 +71,14 @@ func serve(ctx context.Context, cfg config) error {
 	trail := audit.NewTrail(pool, signer)
 	trail.CheckpointEvery = cfg.CheckpointEvery
 
-	reg := prometheus.NewRegistry()
-	metrics := api.NewMetrics(reg)
-	api.RegisterPool(reg, pool)
+	promReg := prometheus.NewRegistry()
+	metrics := api.NewMetrics(promReg)
+	api.RegisterPool(promReg, pool)
 	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
+	reg := registry.New(pool, keys)
+	campaigns := campaign.New(pool, lg, reg)
 	e, _ := api.New(api.Deps{
-		Ledger: lg, Audit: trail, Registry: registry.New(pool, keys), Pool: pool, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ledger: lg, Audit: trail, Registry: reg, Campaigns: campaigns, Pool: pool, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {
@@ -96,6 +99,11 @@ func serve(ctx context.Context, cfg config) error {
 		defer close(sweepDone)
 		sweepPending(sweepCtx, lg, cfg.SweepInterval, log)
 	}()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		runScheduler(sweepCtx, campaigns, cfg.SweepInterval, log)
+	}()
 	chainDone := make(chan struct{})
 	go func() {
 		defer close(chainDone)
@@ -111,6 +119,7 @@ func serve(ctx context.Context, cfg config) error {
 	case err := <-errc:
 		stopSweep()
 		<-sweepDone
+		<-schedDone
 		<-chainDone
 		lg.Close()
 		return fmt.Errorf("listen: %w", err)
@@ -124,6 +133,7 @@ func serve(ctx context.Context, cfg config) error {
 	}
 	stopSweep()
 	<-sweepDone
+	<-schedDone
 	<-chainDone
 	lg.Close()
 	// Link what the last requests wrote, so a clean stop leaves the chain complete.
@@ -170,6 +180,27 @@ func linkAudit(ctx context.Context, trail *audit.Trail, every time.Duration, log
 		}
 		if _, err := trail.Link(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("audit chainer", zap.Error(err))
+		}
+	}
+}
+
+// runScheduler opens campaigns whose start has come, closes those past
+// their deadline, and supervises reconfirmations and blacklists. Every
+// process runs it; campaigns are claimed with SKIP LOCKED.
+func runScheduler(ctx context.Context, s *campaign.Service, every time.Duration, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		opened, closed, err := s.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("campaign scheduler", zap.Error(err))
+		} else if opened+closed > 0 {
+			log.Info("campaign scheduler", zap.Int("opened", opened), zap.Int("closed", closed))
 		}
 	}
 }
