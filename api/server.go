@@ -41,6 +41,7 @@ type Deps struct {
 	Campaigns    *campaign.Service
 	Pool         *pgxpool.Pool // for appending audit events of reads
 	Keys         Authenticator
+	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
 	Log          *zap.Logger
 	Metrics      *Metrics
 	Ready        func(ctx context.Context) error // nil: always ready
@@ -140,6 +141,8 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/parties/:id/deposits", []auth.Role{auth.Operator}, s.deposit)
 	s.route(e, http.MethodPost, "/v1/parties/:id/withdrawals", []auth.Role{auth.Operator}, s.withdraw)
 	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
+
+	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator}, s.createKey)
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))

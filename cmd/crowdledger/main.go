@@ -6,6 +6,7 @@
 //	crowdledger keys list | keys revoke KEY_ID
 //	crowdledger check                          verify the ledger's invariants (exit 1 if broken)
 //	crowdledger audit keygen | pubkey | export | verify FILE --public-key KEY
+//	crowdledger demo [--url URL] [--key OPERATOR_KEY] [--wait 6s]   play the demo stories
 //
 // Configuration comes from the environment; see config.go and the README.
 package main
@@ -29,7 +30,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify`)
+var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | demo`)
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return check(ctx, cfg, stdout)
 	case "audit":
 		return auditCmd(ctx, cfg, args[2:], stdout)
+	case "demo":
+		return demo(ctx, args[2:], getenv, stdout)
 	default:
 		return errUsage
 	}

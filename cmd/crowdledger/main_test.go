@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -185,5 +186,52 @@ func TestServeLifecycle(t *testing.T) {
 	t.Log(strings.TrimSpace(out.String()))
 	if err := run(ctx, []string{"crowdledger", "bogus"}, getenv, &out); !errors.Is(err, errUsage) {
 		t.Errorf("unknown command: %v", err)
+	}
+}
+
+// TestDemo runs the demo's three stories against a real service, which
+// checks every balance it expects along the way.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo waits for campaign deadlines")
+	}
+	db := pgtest.NewDB(t)
+	addr := freeAddr(t)
+	seed, _ := audit.GenerateSeed()
+	env := map[string]string{"DATABASE_URL": db.URL, "LISTEN_ADDR": addr, "LOG_LEVEL": "warn", "AUDIT_SIGNING_KEY": seed,
+		"PII_KEYS": "k1:" + pii.NewKey(), "PII_LOOKUP_KEY": pii.NewKey(), "PENDING_SWEEP_INTERVAL": "200ms"}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"crowdledger", "migrate"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--name", "demo"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, getenv, io.Discard) }()
+	defer func() { stop(); <-done }()
+	for i := 0; ; i++ {
+		if r, err := http.Get("http://" + addr + "/readyz"); err == nil && r.StatusCode == 200 {
+			r.Body.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatal("service did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out.Reset()
+	err := run(ctx, []string{"crowdledger", "demo", "--url", "http://" + addr, "--key", key, "--wait", "2s"}, getenv, &out)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"crowdledger", "check"}, getenv, &out); err != nil {
+		t.Fatalf("check after the demo: %v\n%s", err, out.String())
 	}
 }

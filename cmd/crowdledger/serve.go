@@ -76,9 +76,10 @@ func serve(ctx context.Context, cfg config) error {
 	api.RegisterPool(promReg, pool)
 	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
 	reg := registry.New(pool, keys)
+	keyStore := auth.NewStore(pool)
 	campaigns := campaign.New(pool, lg, reg)
 	e, _ := api.New(api.Deps{
-		Ledger: lg, Audit: trail, Registry: reg, Campaigns: campaigns, Pool: pool, Keys: auth.NewStore(pool), Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ledger: lg, Audit: trail, Registry: reg, Campaigns: campaigns, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdledger/crowdledger/auth"
+)
+
+type createKeyRequest struct {
+	Role      string     `json:"role"`
+	Subject   string     `json:"subject"`
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// createKey lets the back office issue keys to the platform's users:
+// investors, issuers and compliance staff. Operator and regulator keys are
+// issued only from the command line, by whoever runs the service.
+func (s *server) createKey(c echo.Context) error {
+	if _, err := idempotencyKey(c); err != nil {
+		return err
+	}
+	var req createKeyRequest
+	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	role, err := auth.ParseRole(req.Role)
+	if err != nil || role == auth.Operator || role == auth.Regulator {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "role", "role must be investor, issuer or compliance")
+	}
+	if role.Scoped() {
+		if _, err := s.Registry.Party(c.Request().Context(), mustUUID(req.Subject)); err != nil {
+			return problem(http.StatusUnprocessableEntity, "party_not_found", "subject", "subject must be a registered party's id")
+		}
+	}
+	p, token, err := s.KeyStore.Create(c.Request().Context(), role, req.Subject, req.Name, req.ExpiresAt)
+	if err != nil {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "subject", err.Error())
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, map[string]string{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "key": token})
+}
+
+func mustUUID(s string) (id [16]byte) {
+	u, err := parseUUID(s)
+	if err != nil {
+		return id
+	}
+	return u
+}

@@ -1,0 +1,463 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crowdledger/crowdledger/compliance"
+)
+
+// demo plays three stories against a running service over its HTTP API,
+// printing each step and checking every balance it expects:
+//  1. a Qinghai highland-barley reward campaign that succeeds,
+//  2. one that fails and refunds everyone,
+//  3. a high-tech equity raise with a lead investor and followers, a refused
+//     unqualified investor, a cooling-off cancellation, success, and a
+//     distribution with carry.
+func demo(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	url := fs.String("url", "http://localhost:8080", "the running service")
+	key := fs.String("key", getenv("CROWDLEDGER_KEY"), "an operator API key (or CROWDLEDGER_KEY)")
+	wait := fs.Duration("wait", 6*time.Second, "how long the demo campaigns run before their deadline")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *key == "" {
+		return fmt.Errorf("demo needs an operator key: --key or CROWDLEDGER_KEY (crowdledger keys create --role operator --name demo)")
+	}
+	d := &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, out: out, wait: *wait, http: &http.Client{Timeout: 30 * time.Second}}
+	return d.run()
+}
+
+type demoClient struct {
+	ctx  context.Context
+	base string
+	op   string
+	co   string
+	out  io.Writer
+	wait time.Duration
+	http *http.Client
+}
+
+type obj = map[string]any
+
+func (d *demoClient) say(format string, a ...any) { fmt.Fprintf(d.out, format+"\n", a...) }
+
+func (d *demoClient) call(method, path, key string, body any, want int) (obj, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(d.ctx, method, d.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Idempotency-Key", uuid.NewString())
+	}
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var o obj
+	_ = json.Unmarshal(raw, &o)
+	if resp.StatusCode != want {
+		return o, fmt.Errorf("%s %s: got %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	return o, nil
+}
+
+func str(o obj, k string) string { s, _ := o[k].(string); return s }
+
+func randDigits(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		x, _ := rand.Int(rand.Reader, big.NewInt(10))
+		b.WriteByte(byte('0' + x.Int64()))
+	}
+	return b.String()
+}
+
+// newResidentID makes a valid, random PRC resident identity number (Xining, Qinghai).
+func newResidentID() string {
+	s := "630102" + fmt.Sprintf("19%02d%02d%02d", 60+mustInt(30), 1+mustInt(12), 1+mustInt(28)) + randDigits(3)
+	return s + string(compliance.ResidentIDCheck(s))
+}
+
+// newUSCC makes a valid, random unified social credit code.
+func newUSCC() string {
+	s := "91630100" + randDigits(9)
+	c, _ := compliance.USCCCheck(s)
+	return s + string(c)
+}
+
+func mustInt(n int64) int64 {
+	x, _ := rand.Int(rand.Reader, big.NewInt(n))
+	return x.Int64()
+}
+
+func (d *demoClient) party(role, name string) (string, error) {
+	doc := obj{"type": "prc_resident_id", "number": newResidentID()}
+	entity := "individual"
+	if role == "issuer" {
+		doc, entity = obj{"type": "prc_uscc", "number": newUSCC()}, "institution"
+	}
+	p, err := d.call("POST", "/v1/parties", d.op, obj{"role": role, "entity": entity, "jurisdiction": "CN", "name": name, "document": doc}, 201)
+	if err != nil {
+		return "", err
+	}
+	id := str(p, "id")
+	if _, err := d.call("POST", "/v1/parties/"+id+"/verification", d.co, obj{"status": "verified", "method": "video-kyc + bank card"}, 200); err != nil {
+		return "", err
+	}
+	d.say("  registered %s %s, document %s, verified (实名认证)", role, str(p, "name"), str(p, "document_number"))
+	return id, nil
+}
+
+func (d *demoClient) key(role, subject string) (string, error) {
+	k, err := d.call("POST", "/v1/keys", d.op, obj{"role": role, "subject": subject, "name": "demo " + role}, 201)
+	return str(k, "key"), err
+}
+
+func (d *demoClient) deposit(party, amount, ref string) error {
+	_, err := d.call("POST", "/v1/parties/"+party+"/deposits", d.op, obj{"amount": amount, "currency": "CNY", "bank_reference": ref}, 201)
+	return err
+}
+
+func (d *demoClient) available(party string) (string, error) {
+	w, err := d.call("GET", "/v1/parties/"+party+"/wallet?currency=CNY", d.op, nil, 200)
+	return str(w, "available"), err
+}
+
+func (d *demoClient) expect(what, party, want string) error {
+	got, err := d.available(party)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%s: wallet holds %s, expected %s", what, got, want)
+	}
+	d.say("  ✓ %s: wallet %s CNY", what, got)
+	return nil
+}
+
+func (d *demoClient) balance(account string) (string, error) {
+	b, err := d.call("GET", "/v1/accounts/"+account+"/balance", d.op, nil, 200)
+	if err != nil {
+		return "", err
+	}
+	bal := b["balances"].(obj)
+	return str(bal, "credits_posted") + " in / " + str(bal, "debits_posted") + " out", nil
+}
+
+// launch opens, submits and approves a campaign that runs for d.wait.
+func (d *demoClient) launch(issuerKey string, spec obj) (obj, error) {
+	now := time.Now().UTC()
+	spec["starts_at"] = now.Add(-time.Second).Format(time.RFC3339Nano)
+	spec["deadline"] = now.Add(d.wait).Format(time.RFC3339Nano)
+	c, err := d.call("POST", "/v1/campaigns", issuerKey, spec, 201)
+	if err != nil {
+		return nil, err
+	}
+	id := str(c, "id")
+	if _, err := d.call("POST", "/v1/campaigns/"+id+"/submit", issuerKey, obj{"disclosures": []obj{{"title": "商业计划书与风险揭示书", "kind": "business_plan",
+		"document_hash": strings.Repeat("5a", 32)}}}, 200); err != nil {
+		return nil, err
+	}
+	c, err = d.call("POST", "/v1/campaigns/"+id+"/approve", d.co, nil, 200)
+	if err != nil {
+		return nil, err
+	}
+	d.say("  campaign %q is %s (approved by compliance, not its creator), target %s CNY, deadline in %s", str(c, "title"), str(c, "state"), str(c, "target"), d.wait)
+	return c, nil
+}
+
+// awaitState polls until the scheduler has closed the campaign.
+func (d *demoClient) awaitState(id, want string) (obj, error) {
+	deadline := time.Now().Add(d.wait + 30*time.Second)
+	for {
+		c, err := d.call("GET", "/v1/campaigns/"+id, d.op, nil, 200)
+		if err != nil {
+			return nil, err
+		}
+		if str(c, "state") == want {
+			return c, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("campaign %s is %s, still not %s", id, str(c, "state"), want)
+		}
+		select {
+		case <-d.ctx.Done():
+			return nil, d.ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (d *demoClient) run() error {
+	k, err := d.call("POST", "/v1/keys", d.op, obj{"role": "compliance", "name": "demo compliance officer"}, 201)
+	if err != nil {
+		return fmt.Errorf("create a compliance key (is the key an operator's?): %w", err)
+	}
+	d.co = str(k, "key")
+	for _, story := range []func() error{d.rewardSuccess, d.rewardFailure, d.equity} {
+		if err := story(); err != nil {
+			return err
+		}
+	}
+	d.say("\nAll three stories played out; every balance matched. `crowdledger check` verifies the ledger's invariants.")
+	return nil
+}
+
+func (d *demoClient) rewardSuccess() error {
+	d.say("\n== 1. 青海高原青稞 reward campaign (实物众筹) that succeeds ==")
+	issuer, err := d.party("issuer", "青海高原青稞食品有限公司")
+	if err != nil {
+		return err
+	}
+	ik, err := d.key("issuer", issuer)
+	if err != nil {
+		return err
+	}
+	c, err := d.launch(ik, obj{"issuer_id": issuer, "kind": "reward", "pack": "CN-2015", "currency": "CNY", "title": "青稞挂面与青稞酒 预售",
+		"risk_level": 1, "target": "500.00", "hard_cap": "2000.00", "fee_rate": "0.05",
+		"tiers": []obj{{"id": "noodles", "title": "青稞挂面一箱", "price": "99.00", "quantity_limit": 100}, {"id": "wine", "title": "青稞酒礼盒", "price": "268.00"}}})
+	if err != nil {
+		return err
+	}
+	id := str(c, "id")
+	for i, b := range []struct{ name, tier string }{{"卓玛", "wine"}, {"李明", "noodles"}, {"王芳", "wine"}} {
+		p, err := d.party("investor", b.name)
+		if err != nil {
+			return err
+		}
+		if err := d.deposit(p, "300.00", fmt.Sprintf("ICBC-%s-%d", id[:8], i)); err != nil {
+			return err
+		}
+		bk, err := d.key("investor", p)
+		if err != nil {
+			return err
+		}
+		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", bk, obj{"tier": b.tier, "quantity": 1}, 201)
+		if err != nil {
+			return err
+		}
+		d.say("  %s pledges %s CNY for %s (held in escrow as a pending transfer)", b.name, str(cm, "amount"), b.tier)
+	}
+	c, err = d.awaitState(id, "settled")
+	if err != nil {
+		return err
+	}
+	d.say("  deadline passed: raised %s CNY (%s%% of target) from %v backers → %s", str(c, "committed"), str(c, "percent_of_target"), c["investors"], str(c, "state"))
+	pay, err := d.balance(str(c, "payable_account_id"))
+	if err != nil {
+		return err
+	}
+	d.say("  issuer payable: %s  (635.00 raised less the 5%% fee 31.75)", pay)
+	if !strings.HasPrefix(pay, "603.25 in") {
+		return fmt.Errorf("issuer payable %s, expected 603.25 in", pay)
+	}
+	return nil
+}
+
+func (d *demoClient) rewardFailure() error {
+	d.say("\n== 2. A reward campaign that misses its target: everyone is refunded ==")
+	issuer, err := d.party("issuer", "祁连山牦牛乳业有限公司")
+	if err != nil {
+		return err
+	}
+	ik, err := d.key("issuer", issuer)
+	if err != nil {
+		return err
+	}
+	c, err := d.launch(ik, obj{"issuer_id": issuer, "kind": "reward", "pack": "CN-2015", "currency": "CNY", "title": "牦牛奶片 众筹",
+		"risk_level": 1, "target": "10000.00", "fee_rate": "0.05", "tiers": []obj{{"id": "pack", "title": "一袋", "price": "33.33"}}})
+	if err != nil {
+		return err
+	}
+	id := str(c, "id")
+	var backers []string
+	for i, name := range []string{"张伟", "格桑"} {
+		p, err := d.party("investor", name)
+		if err != nil {
+			return err
+		}
+		backers = append(backers, p)
+		if err := d.deposit(p, "100.00", fmt.Sprintf("CCB-%s-%d", id[:8], i)); err != nil {
+			return err
+		}
+		bk, _ := d.key("investor", p)
+		if _, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", bk, obj{"tier": "pack", "quantity": 2 + i}, 201); err != nil {
+			return err
+		}
+		d.say("  %s pledges %d x 33.33 CNY", name, 2+i)
+	}
+	if _, err := d.awaitState(id, "refunded"); err != nil {
+		return err
+	}
+	d.say("  deadline passed short of 10000.00: failed → refunded")
+	for i, p := range backers {
+		if err := d.expect([]string{"张伟", "格桑"}[i]+" refunded to the fen", p, "100.00"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demoClient) qualify(p string, assets string) (obj, error) {
+	return d.call("POST", "/v1/parties/"+p+"/qualification", d.co, obj{"pack": "CN-2015", "profile": obj{"entity": "individual",
+		"financial_assets": assets, "annual_income": "200000.00", "risk_answers": []int{4, 4, 4, 3, 4}}}, 201)
+}
+
+func (d *demoClient) equity() error {
+	d.say("\n== 3. 高原光伏储能 equity campaign (股权众筹) with a lead investor and followers ==")
+	issuer, err := d.party("issuer", "青海高原光伏储能科技有限公司")
+	if err != nil {
+		return err
+	}
+	ik, _ := d.key("issuer", issuer)
+	lead, err := d.party("investor", "陈领投")
+	if err != nil {
+		return err
+	}
+	q, err := d.qualify(lead, "5000000.00")
+	if err != nil {
+		return err
+	}
+	d.say("  lead investor qualified under %s %s: %s, risk tolerance %s", str(q, "pack"), str(q, "pack_version"), str(q, "category"), str(q, "risk_tolerance"))
+	c, err := d.launch(ik, obj{"issuer_id": issuer, "kind": "equity", "pack": "CN-2015", "currency": "CNY", "title": "高原光伏储能 天使轮",
+		"target": "1000000.00", "hard_cap": "1200000.00", "min_ticket": "100000.00", "price_per_share": "100.00", "fee_rate": "0.03",
+		"lead_investor_id": lead, "carry_rate": "0.20"})
+	if err != nil {
+		return err
+	}
+	id := str(c, "id")
+	if err := d.deposit(lead, "300000.00", "BOC-lead-"+id[:8]); err != nil {
+		return err
+	}
+	lk, _ := d.key("investor", lead)
+	if _, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", lk, obj{"shares": 2000}, 201); err != nil {
+		return err
+	}
+	d.say("  lead commits 2000 shares = 200000.00 CNY (at least 10%% of the target, before any follower)")
+	var followers []string
+	var fkeys []string
+	for i, name := range []string{"赵跟投", "钱跟投", "孙跟投"} {
+		p, err := d.party("investor", name)
+		if err != nil {
+			return err
+		}
+		if _, err := d.qualify(p, "1500000.00"); err != nil {
+			return err
+		}
+		if err := d.deposit(p, "400000.00", fmt.Sprintf("BOC-%s-%d", id[:8], i)); err != nil {
+			return err
+		}
+		fk, _ := d.key("investor", p)
+		followers, fkeys = append(followers, p), append(fkeys, fk)
+	}
+	var cms []obj
+	for i, shares := range []int{4000, 4000, 1000} {
+		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", fkeys[i], obj{"shares": shares}, 201)
+		if err != nil {
+			return err
+		}
+		cms = append(cms, cm)
+		d.say("  follower commits %d shares = %s CNY through the syndicate vehicle (有限合伙)", shares, str(cm, "amount"))
+	}
+	poor, err := d.party("investor", "周散户")
+	if err != nil {
+		return err
+	}
+	if _, err := d.qualify(poor, "80000.00"); err != nil {
+		return err
+	}
+	if err := d.deposit(poor, "200000.00", "BOC-poor-"+id[:8]); err != nil {
+		return err
+	}
+	pk, _ := d.key("investor", poor)
+	refused, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", pk, obj{"shares": 1000}, 422)
+	if err != nil {
+		return err
+	}
+	d.say("  an unqualified investor is refused (%s):", str(refused, "code"))
+	for _, r := range refused["reasons"].([]any) {
+		rr := r.(obj)
+		line := fmt.Sprintf("    - %s: %s", rr["rule_id"], rr["message"])
+		if f, ok := rr["figure"].(string); ok {
+			line += " (" + f
+			if th, ok := rr["threshold"].(string); ok {
+				line += ", threshold " + th
+			}
+			line += ")"
+		}
+		d.say("%s", line)
+	}
+	if _, err := d.call("POST", "/v1/commitments/"+str(cms[2], "id")+"/cancel", fkeys[2], nil, 200); err != nil {
+		return err
+	}
+	d.say("  孙跟投 cancels within the cooling-off window: the pending transfer is voided")
+	if err := d.expect("孙跟投 has every fen back", followers[2], "400000.00"); err != nil {
+		return err
+	}
+	c, err = d.awaitState(id, "settled")
+	if err != nil {
+		return err
+	}
+	d.say("  deadline passed: %s CNY committed by %v investors → %s", str(c, "committed"), c["investors"], str(c, "state"))
+	pay, _ := d.balance(str(c, "payable_account_id"))
+	d.say("  issuer payable: %s (1,000,000.00 less the 3%% fee)", pay)
+	if !strings.HasPrefix(pay, "970000.00 in") {
+		return fmt.Errorf("issuer payable %s, expected 970000.00 in", pay)
+	}
+	table, err := d.call("GET", "/v1/campaigns/"+id+"/cap-table", d.op, nil, 200)
+	if err != nil {
+		return err
+	}
+	for _, h := range table["holders"].([]any) {
+		hh := h.(obj)
+		if hh["vehicle_id"] != nil {
+			d.say("  cap table: syndicate vehicle %s… holds %v shares for %d members", str(hh, "vehicle_id")[:8], hh["shares"], len(hh["members"].([]any)))
+		} else {
+			d.say("  cap table: lead investor holds %v shares directly", hh["shares"])
+		}
+	}
+	// A first dividend pays capital back to the members; an exit pays profit with 20% carry to the lead.
+	if err := d.deposit(issuer, "1500000.00", "BOC-issuer-"+id[:8]); err != nil {
+		return err
+	}
+	for _, dist := range []struct{ amount, kind string }{{"800000.01", "dividend"}, {"500000.00", "exit"}} {
+		dd, err := d.call("POST", "/v1/campaigns/"+id+"/distributions", ik, obj{"amount": dist.amount, "currency": "CNY", "kind": dist.kind}, 201)
+		if err != nil {
+			return err
+		}
+		d.say("  %s of %s CNY:", dist.kind, str(dd, "amount"))
+		for _, l := range dd["lines"].([]any) {
+			ll := l.(obj)
+			d.say("    %-15s %12s", ll["part"], ll["amount"])
+		}
+	}
+	// 100000.00 never committed + 160000.00 dividend + 100000.00 exit + 48000.00 carry (20% of the 240000.01 profit, largest remainder).
+	if err := d.expect("lead after two distributions", lead, "408000.00"); err != nil {
+		return err
+	}
+	return nil
+}
