@@ -156,5 +156,9 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 	if r := v.do(req{method: "POST", path: "/v1/orders/" + oid + "/confirm", key: bk}); r.Status != 200 || r.str("state") != "received" {
 		t.Errorf("confirm: %d %s", r.Status, r.Raw)
 	}
-	_ = http.StatusOK
+	rec := v.do(req{method: "POST", path: "/v1/reconciliations", key: v.key[auth.Regulator], body: fmt.Sprintf(
+		`{"currency":"CNY","bank_balance":"1599.00","as_of":%q,"statement_reference":"ICBC-STMT-001"}`, time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano))})
+	if rec.Status != http.StatusOK || rec.Body["reconciled"] != true {
+		t.Errorf("reconciliation: %d %s", rec.Status, rec.Raw)
+	}
 }

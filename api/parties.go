@@ -193,6 +193,8 @@ type profileJSON struct {
 	KnowledgeTestAt     *time.Time `json:"knowledge_test_at"`
 	LossSimulationAt    *time.Time `json:"loss_simulation_at"`
 	RiskAnswers         []int      `json:"risk_answers"`
+	InvestmentYears     int        `json:"investment_years"`
+	Exits               int        `json:"exits"`
 }
 
 type qualifyRequest struct {
@@ -202,7 +204,8 @@ type qualifyRequest struct {
 
 func (p profileJSON) toProfile(cur money.Currency) (compliance.Profile, error) {
 	out := compliance.Profile{Entity: compliance.Entity(p.Entity), FinanceRoleYears: p.FinanceRoleYears, TradesPerQuarter: p.TradesPerQuarter,
-		Accredited: p.Accredited, KnowledgeTestAt: p.KnowledgeTestAt, LossSimulationAt: p.LossSimulationAt, RiskAnswers: p.RiskAnswers}
+		Accredited: p.Accredited, KnowledgeTestAt: p.KnowledgeTestAt, LossSimulationAt: p.LossSimulationAt, RiskAnswers: p.RiskAnswers,
+		InvestmentYears: p.InvestmentYears, Exits: p.Exits}
 	for _, f := range []struct {
 		name string
 		raw  string
@@ -228,7 +231,7 @@ func (p profileJSON) toProfile(cur money.Currency) (compliance.Profile, error) {
 	if out.Entity != compliance.Individual && out.Entity != compliance.Institution {
 		return out, problem(http.StatusUnprocessableEntity, "validation_failed", "profile.entity", "entity must be individual or institution")
 	}
-	if p.FinanceRoleYears < 0 || p.FinanceRoleYears > 80 || len(p.TradesPerQuarter) > 8 || len(p.RiskAnswers) > 50 {
+	if p.InvestmentYears < 0 || p.InvestmentYears > 80 || p.Exits < 0 || p.Exits > 10000 || p.FinanceRoleYears < 0 || p.FinanceRoleYears > 80 || len(p.TradesPerQuarter) > 8 || len(p.RiskAnswers) > 50 {
 		return out, problem(http.StatusUnprocessableEntity, "validation_failed", "profile", "profile figures out of range")
 	}
 	return out, nil
@@ -249,6 +252,7 @@ type qualificationJSON struct {
 	RemainingWindow *money.Amount       `json:"remaining_window,omitempty"`
 	MinTicket       *money.Amount       `json:"min_ticket,omitempty"`
 	WarnAbove       *money.Amount       `json:"warn_above,omitempty"`
+	LeadEligible    bool                `json:"lead_eligible"`
 	Reasons         []compliance.Reason `json:"reasons"`
 }
 
@@ -281,7 +285,7 @@ func (s *server) qualify(c echo.Context) error {
 	}
 	return c.JSON(http.StatusCreated, qualificationJSON{ID: q.ID.String(), PartyID: id.String(), Pack: q.Pack, PackVersion: q.PackVersion,
 		DecidedAt: q.DecidedAt, ExpiresAt: q.ExpiresAt, Qualified: q.Qualified, Category: q.Category, RiskTolerance: riskLabel(q.RiskTolerance),
-		Currency: pack.Currency.Code(), WindowLimit: q.WindowLimit, RemainingWindow: q.Remaining, MinTicket: q.MinTicket, WarnAbove: q.WarnAbove, Reasons: q.Reasons})
+		Currency: pack.Currency.Code(), WindowLimit: q.WindowLimit, RemainingWindow: q.Remaining, MinTicket: q.MinTicket, WarnAbove: q.WarnAbove, LeadEligible: q.LeadEligible, Reasons: q.Reasons})
 }
 
 func riskLabel(n int) string { return "C" + string(rune('0'+n)) }

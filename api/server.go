@@ -143,6 +143,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
 
 	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator}, s.createKey)
+	s.route(e, http.MethodPost, "/v1/reconciliations", []auth.Role{auth.Operator, auth.Regulator}, s.reconcile)
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))

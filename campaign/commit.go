@@ -189,7 +189,7 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 			}
 		}
 		res, err := s.reg.CheckCommitment(ctx, tx, registry.CommitmentRequest{InvestorID: in.InvestorID, IssuerID: c.IssuerID, Pack: c.Pack,
-			CampaignRisk: c.RiskLevel, Amount: amt, Acknowledged: in.Acknowledged, Reward: c.Kind == "reward"})
+			CampaignRisk: c.RiskLevel, Amount: amt, Acknowledged: in.Acknowledged, Reward: c.Kind == "reward", AsLead: cm.Role == "lead"})
 		if err != nil {
 			return err
 		}

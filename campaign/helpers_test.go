@@ -164,7 +164,7 @@ func (w *world) wallet(party uuid.UUID) uuid.UUID {
 }
 
 func rich() compliance.Profile {
-	return compliance.Profile{FinancialAssets: decimal.NewFromInt(2000000), RiskAnswers: []int{4, 4, 4, 4, 4}}
+	return compliance.Profile{FinancialAssets: decimal.NewFromInt(2000000), RiskAnswers: []int{4, 4, 4, 4, 4}, InvestmentYears: 5, Exits: 2}
 }
 
 func intp(n int) *int { return &n }

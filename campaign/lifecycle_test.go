@@ -181,3 +181,64 @@ func TestBlacklistedIssuerCannotStayLive(t *testing.T) {
 		t.Errorf("approving a draft: %v", err)
 	}
 }
+
+// TestKeepWhatYouRaise: a flexible reward campaign short of its target
+// still pays out what it raised, net of the fee.
+func TestKeepWhatYouRaise(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Funding: "keep_what_you_raise", Pack: "CN-2015", Title: "flexible",
+		RiskLevel: 1, Target: cny("1000.00"), FeeRate: decimal.RequireFromString("0.10"), Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("33.33")}}})
+	b := w.investor("", compliance.Profile{}, cny("100.00"))
+	if _, err := w.svc.Commit(context.Background(), campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "t", Quantity: 1, IdempotencyKey: uuid.NewString()}); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(31 * 24 * time.Hour)
+	got, err := w.svc.Close(w.opsCtx, c.ID, false)
+	if err != nil || got.State != campaign.Settled {
+		t.Fatalf("close: %v", err)
+	}
+	if bal := w.balance(c.PayableAccountID); bal != "30.00" { // 33.33 less 3.333 → 3.33 fee
+		t.Errorf("issuer payable = %s, want 30.00", bal)
+	}
+	if _, err := w.svc.Create(w.issuerCtx, campaign.NewCampaign{IssuerID: c.IssuerID, Kind: "equity", Funding: "keep_what_you_raise", Pack: "CN-2015",
+		Title: "x", Target: cny("1.00"), PricePerShare: cny("1.00"), StartsAt: w.svc.Now(), Deadline: w.svc.Now().Add(time.Hour), IdempotencyKey: uuid.NewString()}); !errors.Is(err, campaign.ErrInvalid) {
+		t.Errorf("equity keep-what-you-raise: %v", err)
+	}
+}
+
+// TestLeadMustMeetLeadCriteria: a qualified investor without the experience and exits may not lead.
+func TestLeadMustMeetLeadCriteria(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	novice := w.investor("CN-2015", compliance.Profile{FinancialAssets: decimal.NewFromInt(2000000), RiskAnswers: []int{4, 4, 4, 4, 4}}, cny("300000.00"))
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "equity", Pack: "CN-2015", Title: "novice lead", Target: cny("1000000.00"),
+		PricePerShare: cny("100.00"), FeeRate: decimal.Zero, LeadInvestorID: novice})
+	_, err := w.svc.Commit(context.Background(), campaign.CommitRequest{CampaignID: c.ID, InvestorID: novice, Shares: 2000, IdempotencyKey: "n"})
+	var refusal *compliance.Refusal
+	if !errors.As(err, &refusal) || refusal.Reasons[0].RuleID != "CN-2015/lead-criteria" {
+		t.Fatalf("novice lead: %v", err)
+	}
+}
+
+// TestReconcileAgainstTheBank: the bank's statement balance matches the
+// ledger's custody account; a statement off by a fen shows the difference.
+func TestReconcileAgainstTheBank(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Pack: "CN-2015", Title: "reconcile", RiskLevel: 1,
+		Target: cny("10.00"), HardCap: cny("100.00"), FeeRate: decimal.Zero, Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("12.50")}}})
+	b := w.investor("", compliance.Profile{}, cny("100.00"))
+	if _, err := w.svc.Commit(context.Background(), campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "t", Quantity: 2, IdempotencyKey: uuid.NewString()}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(time.Second)
+	r, err := w.svc.Reconcile(w.opsCtx, cny("100.00"), now, "ICBC-STMT-1")
+	if err != nil || !r.Difference.IsZero() || r.LedgerBalance.String() != "100.00" || r.ByCode["investor_wallet"].String() != "100.00" {
+		t.Fatalf("reconcile: %+v, %v", r, err)
+	}
+	off, err := w.svc.Reconcile(w.opsCtx, cny("99.99"), now, "ICBC-STMT-2")
+	if err != nil || off.Difference.String() != "-0.01" {
+		t.Fatalf("off by a fen: %+v, %v", off, err)
+	}
+}

@@ -36,6 +36,8 @@ type Facts struct {
 	// Identity, lists and self-financing still apply; qualification,
 	// suitability, investment limits and investor caps do not.
 	Reward bool
+	// AsLead: the investor commits as the campaign's lead investor.
+	AsLead bool
 }
 
 // Result is the check's outcome: every failed rule, and the figures.
@@ -114,6 +116,9 @@ func CheckCommitment(f Facts) Result {
 		if q.RiskTolerance < f.CampaignRisk {
 			fail(Reason{RuleID: "SUITABILITY", Figure: fmt.Sprintf("C%d", q.RiskTolerance), Threshold: fmt.Sprintf("R%d", f.CampaignRisk),
 				Message: "the investor's risk tolerance is below the campaign's risk level (适当性)", Cite: "证券期货投资者适当性管理办法 art. 19"})
+		}
+		if f.AsLead && !q.LeadEligible {
+			fail(Reason{RuleID: p.ID + "/lead-criteria", Message: "not eligible to lead a syndicate: needs investment experience and an exit", Cite: p.LeadCite})
 		}
 		if q.MinTicket != nil && f.Amount.Currency() == c && f.Amount.Cmp(*q.MinTicket) < 0 {
 			fail(Reason{RuleID: p.ID + "/single-project-ticket", Figure: f.Amount.String(), Threshold: q.MinTicket.String(),

@@ -84,6 +84,11 @@ type RulePack struct {
 	WindowMonths          int    // rolling window for investor limits and issuer caps
 	CoolingOff            CoolingOff
 	QualificationValidity time.Duration // a decision must be renewed after this [platform setting]
+
+	// Lead investor (领投人) criteria on top of qualification [platform setting].
+	LeadMinYears int
+	LeadMinExits int
+	LeadCite     string
 }
 
 // ErrUnknownPack is returned for a pack id with no version in force.
@@ -114,6 +119,9 @@ func cnPack(version string, assets, income, ticket string, cite string) RulePack
 		CoolingOff:            CoolingOff{AfterCommit: 24 * time.Hour, Cite: "platform setting: the SAC drafts set no cooling-off period"},
 		WindowMonths:          12,
 		QualificationValidity: year,
+		LeadMinYears:          2,
+		LeadMinExits:          1,
+		LeadCite:              "Wefunder/AngelList lead practice (experience, skin in the game) [S]; a platform setting",
 	}
 }
 
@@ -147,6 +155,9 @@ var packs = []RulePack{
 		WindowMonths:          12,
 		CoolingOff:            CoolingOff{AfterCommit: 4 * 24 * time.Hour, Cite: "Reg. 2020/1503 art. 22: 4 calendar days reflection period"},
 		QualificationValidity: year,
+		LeadMinYears:          2,
+		LeadMinExits:          1,
+		LeadCite:              "platform setting: Reg. 2020/1503 sets no lead-investor criteria",
 	},
 }
 
@@ -166,6 +177,9 @@ func regcf(version, threshold, floor, limitCap string, greaterOf bool, issuerCap
 		WindowMonths:          12,
 		CoolingOff:            CoolingOff{BeforeDeadline: 48 * time.Hour, Cite: "17 CFR 227.304(a): until 48 hours before the deadline"},
 		QualificationValidity: year,
+		LeadMinYears:          2,
+		LeadMinExits:          1,
+		LeadCite:              "Wefunder/AngelList lead practice (experience, skin in the game) [S]; a platform setting",
 	}
 }
 

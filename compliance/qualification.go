@@ -38,6 +38,8 @@ type Profile struct {
 	KnowledgeTestAt     *time.Time      // EU: entry knowledge test passed
 	LossSimulationAt    *time.Time      // EU: loss-bearing simulation completed
 	RiskAnswers         []int           // suitability questionnaire, each 0-4
+	InvestmentYears     int             // years of early-stage investing (lead criteria)
+	Exits               int             // investments exited (lead criteria)
 }
 
 // Reason is one rule applied: what was compared with what, and whether it passed.
@@ -62,6 +64,7 @@ type Decision struct {
 	MinTicket     *money.Amount // each commitment must be at least this; nil: none
 	WarnAbove     *money.Amount // commitments above this need an acknowledged warning; nil: none
 	RiskTolerance int           // C1..C5
+	LeadEligible  bool          // may lead a syndicate (qualified, plus the pack's lead criteria)
 	Reasons       []Reason
 }
 
@@ -150,6 +153,14 @@ func Qualify(p RulePack, prof Profile, at time.Time) Decision {
 	}
 	if !d.Qualified && d.Category != "non_sophisticated" {
 		d.Category = "not_qualified"
+	}
+	if p.LeadMinYears > 0 || p.LeadMinExits > 0 {
+		exp := prof.InvestmentYears >= p.LeadMinYears && prof.Exits >= p.LeadMinExits
+		d.LeadEligible = d.Qualified && exp
+		d.Reasons = append(d.Reasons, Reason{RuleID: p.ID + "/lead-criteria", Passed: d.LeadEligible,
+			Figure:    fmt.Sprintf("%d years, %d exits", prof.InvestmentYears, prof.Exits),
+			Threshold: fmt.Sprintf("%d years, %d exits", p.LeadMinYears, p.LeadMinExits),
+			Message:   "may lead a syndicate: qualified, with investment experience and at least one exit", Cite: p.LeadCite})
 	}
 	d.Reasons = append(d.Reasons, Reason{RuleID: "CSRC-130/risk-tolerance", Passed: true, Figure: fmt.Sprintf("C%d", d.RiskTolerance),
 		Message: "risk tolerance from the suitability questionnaire", Cite: "证券期货投资者适当性管理办法 (CSRC Order 130, 2016) arts. 6-8"})

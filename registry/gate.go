@@ -25,6 +25,7 @@ type CommitmentRequest struct {
 	Acknowledged bool
 	At           time.Time
 	Reward       bool // a reward pledge: see compliance.Facts.Reward
+	AsLead       bool // the campaign's lead investor committing
 }
 
 // CheckCommitment runs the pre-commitment check inside tx, the transaction
@@ -86,7 +87,7 @@ func (r *Registry) CheckCommitment(ctx context.Context, tx pgx.Tx, req Commitmen
 	}
 	f := compliance.Facts{At: req.At, Pack: pack, Amount: req.Amount, Acknowledged: req.Acknowledged, CampaignRisk: req.CampaignRisk,
 		InvestorVerified: status[req.InvestorID] == StatusVerified, IssuerVerified: status[req.IssuerID] == StatusVerified,
-		InvestorIsIssuer: req.InvestorID == req.IssuerID, Reward: req.Reward}
+		InvestorIsIssuer: req.InvestorID == req.IssuerID, Reward: req.Reward, AsLead: req.AsLead}
 	if f.InvestorBlacklisted, err = onList(ctx, tx, Black, req.InvestorID, req.At); err != nil {
 		return compliance.Result{}, err
 	}

@@ -165,6 +165,7 @@ type storedDecision struct {
 	DecidedAt, ExpiresAt                  time.Time
 	Qualified                             bool
 	RiskTolerance                         int
+	LeadEligible                          bool
 	WindowLimit, MinTicket, WarnAbove     *string
 	Reasons                               []compliance.Reason
 }
@@ -178,7 +179,7 @@ func toStored(d compliance.Decision, c money.Currency) storedDecision {
 		return &s
 	}
 	return storedDecision{Pack: d.Pack, PackVersion: d.PackVersion, Category: d.Category, Currency: c.Code(), DecidedAt: d.DecidedAt,
-		ExpiresAt: d.ExpiresAt, Qualified: d.Qualified, RiskTolerance: d.RiskTolerance, WindowLimit: str(d.WindowLimit),
+		ExpiresAt: d.ExpiresAt, Qualified: d.Qualified, RiskTolerance: d.RiskTolerance, LeadEligible: d.LeadEligible, WindowLimit: str(d.WindowLimit),
 		MinTicket: str(d.MinTicket), WarnAbove: str(d.WarnAbove), Reasons: d.Reasons}
 }
 
@@ -191,7 +192,7 @@ func (s storedDecision) decision() (compliance.Decision, error) {
 		return &a, err
 	}
 	d := compliance.Decision{Pack: s.Pack, PackVersion: s.PackVersion, DecidedAt: s.DecidedAt, ExpiresAt: s.ExpiresAt, Qualified: s.Qualified,
-		Category: s.Category, RiskTolerance: s.RiskTolerance, Reasons: s.Reasons}
+		Category: s.Category, RiskTolerance: s.RiskTolerance, LeadEligible: s.LeadEligible, Reasons: s.Reasons}
 	var err error
 	if d.WindowLimit, err = amt(s.WindowLimit); err != nil {
 		return d, err

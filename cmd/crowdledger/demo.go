@@ -324,7 +324,7 @@ func (d *demoClient) rewardFailure() error {
 
 func (d *demoClient) qualify(p string, assets string) (obj, error) {
 	return d.call("POST", "/v1/parties/"+p+"/qualification", d.co, obj{"pack": "CN-2015", "profile": obj{"entity": "individual",
-		"financial_assets": assets, "annual_income": "200000.00", "risk_answers": []int{4, 4, 4, 3, 4}}}, 201)
+		"financial_assets": assets, "annual_income": "200000.00", "risk_answers": []int{4, 4, 4, 3, 4}, "investment_years": 8, "exits": 3}}, 201)
 }
 
 func (d *demoClient) equity() error {
@@ -342,7 +342,8 @@ func (d *demoClient) equity() error {
 	if err != nil {
 		return err
 	}
-	d.say("  lead investor qualified under %s %s: %s, risk tolerance %s", str(q, "pack"), str(q, "pack_version"), str(q, "category"), str(q, "risk_tolerance"))
+	d.say("  lead investor qualified under %s %s: %s, risk tolerance %s, may lead a syndicate: %v", str(q, "pack"), str(q, "pack_version"),
+		str(q, "category"), str(q, "risk_tolerance"), q["lead_eligible"])
 	c, err := d.launch(ik, obj{"issuer_id": issuer, "kind": "equity", "pack": "CN-2015", "currency": "CNY", "title": "高原光伏储能 天使轮",
 		"target": "1000000.00", "hard_cap": "1200000.00", "min_ticket": "100000.00", "price_per_share": "100.00", "fee_rate": "0.03",
 		"lead_investor_id": lead, "carry_rate": "0.20"})
