@@ -5,7 +5,7 @@ GO    ?= go
 BIN   := bin/crowdledger
 PKGS  := ./...
 
-.PHONY: build run test lint bench fuzz pgbench clean
+.PHONY: build run test lint tools bench fuzz pgbench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/crowdledger
@@ -39,9 +39,14 @@ lint:
 	@out=$$(gofmt -l .); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-test: lint
+test: lint tools
 	@set -e; url=$$(scripts/db.sh postgres); \
 	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test -race -count=1 $(PKGS)
+
+# xmllint (Debian's libxml2-utils) validates camt.053 statements in the tests.
+tools:
+	@command -v xmllint >/dev/null || { sudo=""; [[ $$(id -u) -ne 0 ]] && sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq libxml2-utils; }
 
 # Benchmarks: the ledger's group-commit writer, then pgbench for scale.
 bench:

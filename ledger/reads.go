@@ -350,3 +350,9 @@ func DistinctInvestors(ctx context.Context, q Querier, creditOwner string, code 
 	}
 	return n, includesExcluded, nil
 }
+
+// WithTxRead runs fn in a read-only REPEATABLE READ transaction: a
+// consistent snapshot for reports that read many rows.
+func (l *Ledger) WithTxRead(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, l.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
