@@ -156,6 +156,36 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 	if r := v.do(req{method: "POST", path: "/v1/orders/" + oid + "/confirm", key: bk}); r.Status != 200 || r.str("state") != "received" {
 		t.Errorf("confirm: %d %s", r.Status, r.Raw)
 	}
+	// The regulator's reports: the campaign's flows agree with the ledger.
+	rep := v.do(req{method: "GET", path: "/v1/reports/campaigns/" + cid, key: v.key[auth.Regulator]})
+	if rep.Status != 200 || rep.str("committed") != "696.00" || len(rep.Body["inflows"].([]any)) != 4 || len(rep.Body["outflows"].([]any)) != 2 {
+		t.Errorf("campaign report: %d %s", rep.Status, rep.Raw)
+	}
+	if esc := rep.Body["escrow"].(map[string]any); esc["credits_posted"] != "696.00" || esc["closing_balance"] != "0.00" {
+		t.Errorf("escrow in the report: %v", esc)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/reports/campaigns/" + cid + "?format=csv", key: v.key[auth.Regulator], raw: true}); r.Status != 200 || !strings.HasPrefix(string(r.Raw), "\ufeffflow,") {
+		t.Errorf("campaign csv: %d %q", r.Status, r.Raw)
+	}
+	var payoutID string
+	v.db.Pool.QueryRow(t.Context(), `SELECT id FROM transfers WHERE code = 'issuer_payout'`).Scan(&payoutID)
+	prov := v.do(req{method: "GET", path: "/v1/reports/payouts/" + payoutID + "/provenance", key: v.key[auth.Regulator]})
+	if prov.Status != 200 || len(prov.Body["commitments"].([]any)) != 4 || prov.str("raised") != "696.00" {
+		t.Errorf("provenance: %d %s", prov.Status, prov.Raw)
+	}
+	plat := v.do(req{method: "GET", path: "/v1/reports/platform", key: v.key[auth.Regulator]})
+	if ex := plat.Body["exceptions"].(map[string]any); plat.Status != 200 || ex["investors_over_limit"] != 0.0 || ex["campaigns_over_hard_cap"] != 0.0 {
+		t.Errorf("platform: %d %s", plat.Status, plat.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/reports/investors/" + backers[0], key: v.key[auth.Regulator]}); r.Status != 200 {
+		t.Errorf("investor report: %d %s", r.Status, r.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/reports/accounts/" + escrow + "/statement?format=camt053", key: v.key[auth.Regulator], raw: true}); r.Status != 200 || !strings.Contains(string(r.Raw), "camt.053.001.08") {
+		t.Errorf("camt statement: %d", r.Status)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/reports/platform", key: op}); r.Status != 403 {
+		t.Errorf("operator reading regulator reports: %d", r.Status)
+	}
 	rec := v.do(req{method: "POST", path: "/v1/reconciliations", key: v.key[auth.Regulator], body: fmt.Sprintf(
 		`{"currency":"CNY","bank_balance":"1599.00","as_of":%q,"statement_reference":"ICBC-STMT-001"}`, time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano))})
 	if rec.Status != http.StatusOK || rec.Body["reconciled"] != true {

@@ -14,6 +14,7 @@ import (
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
+	"github.com/crowdledger/crowdledger/report"
 )
 
 // Problem is an RFC 9457 problem details body, with crowdledger's stable
@@ -116,6 +117,8 @@ var errorCodes = []struct {
 	{campaign.ErrRefundTooLarge, http.StatusUnprocessableEntity, "refund_too_large"},
 	{campaign.ErrOrderNotDisputable, http.StatusConflict, "illegal_transition"},
 	{campaign.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
+	{report.ErrNotFound, http.StatusNotFound, "not_found"},
+	{report.ErrFormat, http.StatusBadRequest, "invalid_parameter"},
 }
 
 // ErrorCodes lists every stable code the API can return (for the golden test and docs).

@@ -33,6 +33,7 @@ import (
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
+	"github.com/crowdledger/crowdledger/report"
 )
 
 var (
@@ -46,6 +47,8 @@ func openAPIRouter(t testing.TB) routers.Router {
 	specOnce.Do(func() {
 		// JSON Lines exports are validated as text, line structure by their own tests.
 		openapi3filter.RegisterBodyDecoder("application/jsonl", openapi3filter.FileBodyDecoder)
+		openapi3filter.RegisterBodyDecoder("text/csv", openapi3filter.FileBodyDecoder)
+		openapi3filter.RegisterBodyDecoder("application/xml", openapi3filter.FileBodyDecoder)
 		loader := openapi3.NewLoader()
 		doc, err := loader.LoadFromData(api.OpenAPI())
 		if err != nil {
@@ -97,7 +100,7 @@ func newEnv(t testing.TB) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
 	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
 	for _, r := range auth.Roles() {
@@ -152,6 +155,7 @@ type req struct {
 	method, path, key, body string
 	idem                    string // Idempotency-Key; "-" for none
 	contentType             string
+	raw                     bool // do not parse the body as one JSON object
 }
 
 // do sends a request through the real router and checks the response
@@ -183,7 +187,7 @@ func (v *env) do(r req) resp {
 	rec := httptest.NewRecorder()
 	v.e.ServeHTTP(rec, hr)
 	out := resp{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.Bytes()}
-	if ct := out.Header.Get("Content-Type"); ct == "application/json" || strings.HasPrefix(ct, "application/json;") || ct == "application/problem+json" {
+	if ct := out.Header.Get("Content-Type"); (ct == "application/json" || strings.HasPrefix(ct, "application/json;") || ct == "application/problem+json") && !r.raw {
 		if err := json.Unmarshal(out.Raw, &out.Body); err != nil {
 			v.t.Fatalf("%s %s: response is not a JSON object: %v: %s", r.method, r.path, err, out.Raw)
 		}

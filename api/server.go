@@ -20,6 +20,7 @@ import (
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
+	"github.com/crowdledger/crowdledger/report"
 )
 
 //go:embed openapi.yaml
@@ -39,6 +40,7 @@ type Deps struct {
 	Audit        *audit.Trail
 	Registry     *registry.Registry
 	Campaigns    *campaign.Service
+	Reports      *report.Reporter
 	Pool         *pgxpool.Pool // for appending audit events of reads
 	Keys         Authenticator
 	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
@@ -143,6 +145,12 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
 
 	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator}, s.createKey)
+	regs := []auth.Role{auth.Regulator}
+	s.route(e, http.MethodGet, "/v1/reports/accounts/:id/statement", regs, s.statementReport)
+	s.route(e, http.MethodGet, "/v1/reports/campaigns/:id", regs, s.campaignReport)
+	s.route(e, http.MethodGet, "/v1/reports/investors/:id", regs, s.investorReport)
+	s.route(e, http.MethodGet, "/v1/reports/platform", regs, s.platformReport)
+	s.route(e, http.MethodGet, "/v1/reports/payouts/:id/provenance", regs, s.provenanceReport)
 	s.route(e, http.MethodPost, "/v1/reconciliations", []auth.Role{auth.Operator, auth.Regulator}, s.reconcile)
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)

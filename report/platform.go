@@ -1,0 +1,169 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// Investor summarises one investor: movements of their wallets by kind
+// (deposits, commitments, refunds, distributions, withdrawals), live and
+// settled commitments, usage of their rolling 12-month limit, and their
+// qualification history. Statement gives the wallet's line by line.
+func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, error) {
+	if err := r.record(ctx, "report.investor", []string{id.String()}, map[string]any{}); err != nil {
+		return nil, err
+	}
+	out := map[string]any{"investor_id": id}
+	err := r.ledger.WithTxRead(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parties WHERE id = $1 AND role = 'investor')`, id).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return ErrNotFound
+		}
+		owner := "party:" + id.String()
+		rows, err := tx.Query(ctx, `SELECT a.id, a.currency, t.code, ae.side::text, t.kind, count(*), coalesce(sum(t.amount), 0)
+			FROM accounts a JOIN account_entries ae ON ae.account_id = a.id JOIN transfers t ON t.id = ae.transfer_id
+			WHERE a.owner = $1 AND a.code = 'investor_wallet' GROUP BY a.id, a.currency, t.code, ae.side, t.kind ORDER BY t.code, t.kind`, owner)
+		if err != nil {
+			return err
+		}
+		var flows []map[string]any
+		for rows.Next() {
+			var acct uuid.UUID
+			var cur, code, side, kind string
+			var n int
+			var sum decimal.Decimal
+			if err := rows.Scan(&acct, &cur, &code, &side, &kind, &n, &sum); err != nil {
+				rows.Close()
+				return err
+			}
+			dc := "C"
+			if side == "D" {
+				dc = "D"
+			}
+			flows = append(flows, map[string]any{"wallet_account_id": acct, "currency": cur, "code": code, "kind": kind, "debit_credit": dc,
+				"count": n, "total": sum.String()})
+		}
+		rows.Close()
+		out["flows"] = flows
+		rows, err = tx.Query(ctx, `SELECT c.id, c.campaign_id, c.amount, k.currency, c.state, c.created_at FROM commitments c
+			JOIN campaigns k ON k.id = c.campaign_id WHERE c.investor_id = $1 ORDER BY c.created_at`, id)
+		if err != nil {
+			return err
+		}
+		var cms []map[string]any
+		for rows.Next() {
+			var cid, camp uuid.UUID
+			var a decimal.Decimal
+			var cur, st string
+			var at time.Time
+			if err := rows.Scan(&cid, &camp, &a, &cur, &st, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			cms = append(cms, map[string]any{"commitment_id": cid, "campaign_id": camp, "amount": a.String(), "currency": cur, "state": st, "at": at.UTC()})
+		}
+		rows.Close()
+		out["commitments"] = cms
+		rows, err = tx.Query(ctx, `SELECT q.pack, q.pack_version, q.decided_at, q.expires_at, q.qualified, q.category, q.risk_tolerance, q.currency, q.window_limit,
+				(SELECT coalesce(sum(c.amount), 0) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
+				 WHERE c.investor_id = q.party_id AND k.pack = q.pack AND c.state IN ('live', 'settled') AND c.created_at > now() - interval '12 months')
+			FROM qualifications q WHERE q.party_id = $1 ORDER BY q.decided_at DESC`, id)
+		if err != nil {
+			return err
+		}
+		var quals []map[string]any
+		for rows.Next() {
+			var pack, version, cat, cur string
+			var decided, expires time.Time
+			var ok bool
+			var risk int
+			var limit *decimal.Decimal
+			var used decimal.Decimal
+			if err := rows.Scan(&pack, &version, &decided, &expires, &ok, &cat, &risk, &cur, &limit, &used); err != nil {
+				rows.Close()
+				return err
+			}
+			q := map[string]any{"pack": pack, "pack_version": version, "decided_at": decided.UTC(), "expires_at": expires.UTC(), "qualified": ok,
+				"category": cat, "risk_tolerance": fmt.Sprintf("C%d", risk), "used_in_window": used.String(), "currency": cur}
+			if limit != nil {
+				q["window_limit"] = limit.String()
+				q["over_limit"] = used.Cmp(*limit) > 0
+			}
+			quals = append(quals, q)
+		}
+		rows.Close()
+		out["qualifications"] = quals
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Platform totals campaigns for a period (by the time they were created):
+// by kind and state, raised, refunded, fees, distinct investors, and the
+// exceptions that must all be zero: investors over their limit, campaigns
+// over their hard cap or their investor cap.
+func (r *Reporter) Platform(ctx context.Context, from, to time.Time) (map[string]any, error) {
+	if err := r.record(ctx, "report.platform", []string{}, map[string]any{"from": from, "to": to}); err != nil {
+		return nil, err
+	}
+	out := map[string]any{"from": from.UTC(), "to": to.UTC()}
+	err := r.ledger.WithTxRead(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT kind, state, currency, count(*), coalesce(sum(committed), 0), coalesce(sum(investors), 0)
+			FROM campaigns WHERE created_at >= $1 AND created_at < $2 GROUP BY kind, state, currency ORDER BY kind, state, currency`, from, to)
+		if err != nil {
+			return err
+		}
+		var groups []map[string]any
+		for rows.Next() {
+			var kind, state, cur string
+			var n, inv int
+			var sum decimal.Decimal
+			if err := rows.Scan(&kind, &state, &cur, &n, &sum, &inv); err != nil {
+				rows.Close()
+				return err
+			}
+			groups = append(groups, map[string]any{"kind": kind, "state": state, "currency": cur, "campaigns": n, "committed": sum.String(), "investors": inv})
+		}
+		rows.Close()
+		out["by_kind_and_state"] = groups
+		var raised, refunded, fees decimal.Decimal
+		var investors int
+		if err := tx.QueryRow(ctx, `SELECT
+				coalesce((SELECT sum(c.amount) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id WHERE c.state = 'settled' AND k.created_at >= $1 AND k.created_at < $2), 0),
+				coalesce((SELECT sum(c.amount) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id WHERE c.state IN ('refunded', 'cancelled') AND k.created_at >= $1 AND k.created_at < $2), 0),
+				coalesce((SELECT sum(t.amount) FROM transfers t WHERE t.code = 'platform_fee' AND t.created_at >= $1 AND t.created_at < $2), 0),
+				(SELECT count(DISTINCT c.investor_id) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id WHERE k.created_at >= $1 AND k.created_at < $2)`,
+			from, to).Scan(&raised, &refunded, &fees, &investors); err != nil {
+			return err
+		}
+		out["raised"], out["refunded_or_cancelled"], out["fees"], out["investors"] = raised.String(), refunded.String(), fees.String(), investors
+		var overLimit, overCap, overCount int
+		if err := tx.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM (SELECT DISTINCT ON (q.party_id, q.pack) q.party_id, q.pack, q.window_limit FROM qualifications q
+				   WHERE q.window_limit IS NOT NULL ORDER BY q.party_id, q.pack, q.decided_at DESC) q
+				 WHERE (SELECT coalesce(sum(c.amount), 0) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
+				        WHERE c.investor_id = q.party_id AND k.pack = q.pack AND c.state IN ('live', 'settled')
+				          AND c.created_at > now() - interval '12 months') > q.window_limit),
+				(SELECT count(*) FROM campaigns WHERE committed > hard_cap),
+				(SELECT count(*) FROM campaigns WHERE max_investors > 0 AND investors > max_investors)`).Scan(&overLimit, &overCap, &overCount); err != nil {
+			return err
+		}
+		out["exceptions"] = map[string]int{"investors_over_limit": overLimit, "campaigns_over_hard_cap": overCap, "campaigns_over_investor_cap": overCount}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
