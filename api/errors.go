@@ -68,6 +68,7 @@ var errorCodes = []struct {
 	{ledger.ErrPendingNotFound, http.StatusNotFound, "pending_not_found"},
 	{ledger.ErrAccountExists, http.StatusConflict, "account_exists"},
 	{ledger.ErrAccountClosed, http.StatusConflict, "account_closed"},
+	{ledger.ErrAccountFrozen, http.StatusConflict, "account_frozen"},
 	{ledger.ErrAccountHasPending, http.StatusConflict, "account_has_pending"},
 	{ledger.ErrPendingResolved, http.StatusConflict, "pending_already_resolved"},
 	{ledger.ErrPendingExpired, http.StatusConflict, "pending_expired"},

@@ -34,6 +34,9 @@ type acct struct {
 	cur            money.Currency
 	flags          Flags
 	closed         bool
+	frozen         bool // a freeze order is in force: no money may leave
+	owner          string
+	campaign       string
 	dp, cp, dq, cq decimal.Decimal // debits/credits posted, debits/credits pending
 	touched        bool
 }
@@ -58,7 +61,7 @@ type row struct {
 }
 
 const lockAccountsSQL = `SELECT id, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-	closed_at IS NOT NULL, debits_posted, credits_posted, debits_pending, credits_pending
+	closed_at IS NOT NULL, debits_posted, credits_posted, debits_pending, credits_pending, owner, coalesce(metadata->>'campaign_id', '')
 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 
 // querier is what apply needs from a connection or transaction.
@@ -134,6 +137,8 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 	}
 	b.Queue(lockAccountsSQL, raw(ids))
 	b.Queue(`SELECT clock_timestamp()`)
+	// Freeze orders in force (a short list: read whole, matched in memory).
+	b.Queue(`SELECT target_type, target_id::text FROM freezes WHERE lifted_at IS NULL`)
 	b.Queue(`SELECT idempotency_key, id, request_hash FROM entries WHERE idempotency_key = ANY($1)`, keys)
 	b.Queue(`SELECT nextval('transfer_seq') FROM generate_series(1, $1::int)`, total)
 	if len(refIDs) > 0 {
@@ -163,7 +168,7 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 			a := &acct{}
 			var cur string
 			if err := rows.Scan(&a.id, &cur, &a.flags.DebitsMustNotExceedCredits, &a.flags.CreditsMustNotExceedDebits,
-				&a.closed, &a.dp, &a.cp, &a.dq, &a.cq); err != nil {
+				&a.closed, &a.dp, &a.cp, &a.dq, &a.cq, &a.owner, &a.campaign); err != nil {
 				return fmt.Errorf("scan account: %w", err)
 			}
 			if a.cur, err = money.Lookup(cur); err != nil {
@@ -176,6 +181,27 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 		}
 		if err := br.QueryRow().Scan(&now); err != nil {
 			return fmt.Errorf("clock: %w", err)
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return fmt.Errorf("freezes: %w", err)
+		}
+		for rows.Next() {
+			var typ, target string
+			if err := rows.Scan(&typ, &target); err != nil {
+				return err
+			}
+			for _, a := range accts {
+				switch {
+				case typ == "account" && a.id.String() == target,
+					typ == "party" && a.owner == "party:"+target,
+					typ == "campaign" && a.campaign == target:
+					a.frozen = true
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("freezes: %w", err)
 		}
 		rows, err = br.Query()
 		if err != nil {
@@ -475,6 +501,11 @@ func (s *sim) one(t TransferRequest, saved map[uuid.UUID]acct) (row, uuid.UUID, 
 	}
 	if c.closed {
 		return rw, mark, refErr("credit_account_id", ErrAccountClosed)
+	}
+	// A freeze order stops money leaving an account: voiding a reservation
+	// (which gives money back) is still allowed.
+	if d.frozen && t.Kind != KindVoidPending {
+		return rw, mark, refErr("debit_account_id", ErrAccountFrozen)
 	}
 	for _, a := range []*acct{d, c} {
 		if _, ok := saved[a.id]; !ok {

@@ -15,6 +15,7 @@ var (
 	ErrAccountNotFound     = errors.New("account not found")
 	ErrAccountExists       = errors.New("an account with this id already exists")
 	ErrAccountClosed       = errors.New("account is closed")
+	ErrAccountFrozen       = errors.New("account is frozen by a regulator's order: no money may leave it")
 	ErrAccountHasPending   = errors.New("account has pending balances")
 	ErrTransferNotFound    = errors.New("transfer not found")
 	ErrCurrencyMismatch    = errors.New("currency does not match the accounts")
