@@ -168,3 +168,64 @@ func TestSpotCheckIsReproducible(t *testing.T) {
 		t.Errorf("published: %+v, %v", pub, err)
 	}
 }
+
+// TestComplaintsAndAlerts: a complaint's lifecycle and deadline, and the
+// alerts that fire on a concentrated campaign and an unacknowledged complaint.
+func TestComplaintsAndAlerts(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	keys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	l := ledger.New(db.Pool, ledger.Options{})
+	defer l.Close()
+	reg := registry.New(db.Pool, keys)
+	svc := campaign.New(db.Pool, l, reg)
+	sup := supervision.New(db.Pool)
+	ctx := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t")
+	party := func(role, doc string) uuid.UUID {
+		in := registry.NewParty{Role: role, Entity: compliance.Institution, Jurisdiction: "CN", Name: "某", DocType: compliance.OtherDocument, DocNumber: doc, IdempotencyKey: uuid.NewString()}
+		p, _, err := reg.CreateParty(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.SetVerification(ctx, p.ID, registry.StatusVerified, "kyc", "")
+		return p.ID
+	}
+	iss, inv := party("issuer", "ISS-1"), party("investor", "INV-1")
+	svc.Deposit(ctx, inv, cny("100.00"), "B")
+	c, _ := svc.Create(ctx, campaign.NewCampaign{IssuerID: iss, Kind: "reward", Pack: "CN-2015", Title: "t", RiskLevel: 1, Target: cny("10.00"), HardCap: cny("100.00"),
+		FeeRate: decimal.Zero, StartsAt: time.Now().Add(-time.Minute), Deadline: time.Now().Add(time.Hour), IdempotencyKey: uuid.NewString(),
+		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
+	svc.Submit(ctx, c.ID, []campaign.Disclosure{{Title: "x", Kind: "k", DocumentHash: fmt.Sprintf("%064d", 0)}})
+	svc.Approve(audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t"), c.ID)
+	if _, err := svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: inv, Tier: "t", Quantity: 3, IdempotencyKey: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	sup.Now = func() time.Time { return time.Now().AddDate(0, 0, -30) } // filed a month ago
+	cp, err := sup.File(ctx, inv, "campaign", &c.ID, "商品与宣传不符 (not as advertised)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := sup.Alerts(ctx, supervision.DefaultAlertSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, a := range alerts {
+		kinds[a.Kind] = true
+	}
+	if !kinds["concentration"] || !kinds["complaint_ack_overdue"] {
+		t.Errorf("alerts = %+v", alerts)
+	}
+	if _, err := sup.Move(ctx, cp.ID, "resolved", "skip"); !errors.Is(err, supervision.ErrState) {
+		t.Errorf("received → resolved: %v", err)
+	}
+	for _, step := range []string{"acknowledged", "mediating", "resolved"} {
+		if _, err := sup.Move(ctx, cp.ID, step, "step "+step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := sup.Complaint(ctx, cp.ID)
+	if got.State != "resolved" || len(got.Timeline) != 3 {
+		t.Errorf("complaint = %+v", got)
+	}
+}
