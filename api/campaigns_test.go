@@ -186,6 +186,42 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 	if r := v.do(req{method: "GET", path: "/v1/reports/platform", key: op}); r.Status != 403 {
 		t.Errorf("operator reading regulator reports: %d", r.Status)
 	}
+	// Supervision: freeze the issuer, and its payable cannot be refunded from; spot checks; complaints; alerts.
+	fz := v.do(req{method: "POST", path: "/v1/freezes", key: v.key[auth.Regulator], body: fmt.Sprintf(`{"target_type":"campaign","target_id":%q,"reason":"investigation","legal_basis":"《证券法》第170条"}`, cid)})
+	if fz.Status != 201 {
+		t.Fatalf("freeze: %d %s", fz.Status, fz.Raw)
+	}
+	second := list[1].(map[string]any)["id"].(string)
+	if r := v.do(req{method: "POST", path: "/v1/orders/" + second + "/refund", key: co, body: `{"reason":"frozen?"}`}); r.Status != 409 || r.str("code") != "account_frozen" {
+		t.Errorf("refund from a frozen campaign: %d %s", r.Status, r.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/freezes/" + fz.str("id") + "/lift", key: v.key[auth.Regulator], body: `{"reason":"cleared"}`}); r.Status != 200 {
+		t.Errorf("lift: %d %s", r.Status, r.Raw)
+	}
+	spot := v.do(req{method: "POST", path: "/v1/spot-checks", key: v.key[auth.Regulator], body: `{"seed":20261122,"k":1,"inspectors":["张","李"]}`})
+	if spot.Status != 201 {
+		t.Fatalf("spot check: %d %s", spot.Status, spot.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/public/spot-checks/" + spot.str("id")}); r.Status != 404 {
+		t.Errorf("unpublished spot check is public: %d", r.Status)
+	}
+	v.do(req{method: "POST", path: "/v1/spot-checks/" + spot.str("id") + "/publish", key: v.key[auth.Regulator], body: `{"results":"合格"}`})
+	if r := v.do(req{method: "GET", path: "/v1/public/spot-checks/" + spot.str("id")}); r.Status != 200 || r.str("results") != "合格" {
+		t.Errorf("published spot check: %d %s", r.Status, r.Raw)
+	}
+	comp := v.do(req{method: "POST", path: "/v1/complaints", key: backerKeys[0], body: fmt.Sprintf(`{"against_type":"campaign","against_id":%q,"summary":"包装破损 damaged box"}`, cid)})
+	if comp.Status != 201 || comp.str("state") != "received" {
+		t.Fatalf("complaint: %d %s", comp.Status, comp.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/complaints/" + comp.str("id") + "/transition", key: co, body: `{"to":"acknowledged","note":"we are looking"}`}); r.Status != 200 {
+		t.Errorf("acknowledge: %d %s", r.Status, r.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/complaints", key: backerKeys[1]}); r.Status != 200 || len(r.Body["complaints"].([]any)) != 0 {
+		t.Errorf("another backer sees complaints: %s", r.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/alerts", key: v.key[auth.Regulator]}); r.Status != 200 {
+		t.Errorf("alerts: %d %s", r.Status, r.Raw)
+	}
 	rec := v.do(req{method: "POST", path: "/v1/reconciliations", key: v.key[auth.Regulator], body: fmt.Sprintf(
 		`{"currency":"CNY","bank_balance":"1599.00","as_of":%q,"statement_reference":"ICBC-STMT-001"}`, time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano))})
 	if rec.Status != http.StatusOK || rec.Body["reconciled"] != true {

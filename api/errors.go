@@ -15,6 +15,7 @@ import (
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 // Problem is an RFC 9457 problem details body, with crowdledger's stable
@@ -119,6 +120,10 @@ var errorCodes = []struct {
 	{campaign.ErrOrderNotDisputable, http.StatusConflict, "illegal_transition"},
 	{campaign.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 	{report.ErrNotFound, http.StatusNotFound, "not_found"},
+	{supervision.ErrNotFound, http.StatusNotFound, "not_found"},
+	{supervision.ErrLifted, http.StatusConflict, "already_lifted"},
+	{supervision.ErrState, http.StatusConflict, "illegal_transition"},
+	{supervision.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 	{report.ErrFormat, http.StatusBadRequest, "invalid_parameter"},
 }
 
@@ -175,7 +180,10 @@ func toProblem(err error) Problem {
 			var fe *ledger.FieldError
 			var rfe *registry.FieldError
 			var cfe *campaign.FieldError
-			if errors.As(err, &rfe) {
+			var sfe *supervision.FieldError
+			if errors.As(err, &sfe) {
+				fe = &ledger.FieldError{Field: sfe.Field, Err: sfe.Err}
+			} else if errors.As(err, &rfe) {
 				fe = &ledger.FieldError{Field: rfe.Field, Err: rfe.Err}
 			} else if errors.As(err, &cfe) {
 				fe = &ledger.FieldError{Field: cfe.Field, Err: cfe.Err}

@@ -34,6 +34,7 @@ import (
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 var (
@@ -100,7 +101,7 @@ func newEnv(t testing.TB) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
 	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
 	for _, r := range auth.Roles() {

@@ -21,6 +21,7 @@ import (
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 //go:embed openapi.yaml
@@ -41,6 +42,7 @@ type Deps struct {
 	Registry     *registry.Registry
 	Campaigns    *campaign.Service
 	Reports      *report.Reporter
+	Supervision  *supervision.Service
 	Pool         *pgxpool.Pool // for appending audit events of reads
 	Keys         Authenticator
 	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
@@ -151,6 +153,16 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/reports/investors/:id", regs, s.investorReport)
 	s.route(e, http.MethodGet, "/v1/reports/platform", regs, s.platformReport)
 	s.route(e, http.MethodGet, "/v1/reports/payouts/:id/provenance", regs, s.provenanceReport)
+	s.route(e, http.MethodPost, "/v1/freezes", regs, s.freeze)
+	s.route(e, http.MethodPost, "/v1/freezes/:id/lift", regs, s.liftFreeze)
+	s.route(e, http.MethodGet, "/v1/freezes", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator}, s.listFreezes)
+	s.route(e, http.MethodPost, "/v1/spot-checks", regs, s.drawSpotCheck)
+	s.route(e, http.MethodPost, "/v1/spot-checks/:id/publish", regs, s.publishSpotCheck)
+	e.GET("/v1/public/spot-checks/:id", s.publicSpotCheck)
+	s.route(e, http.MethodPost, "/v1/complaints", []auth.Role{auth.Investor, auth.Operator, auth.Compliance}, s.fileComplaint)
+	s.route(e, http.MethodPost, "/v1/complaints/:id/transition", []auth.Role{auth.Compliance, auth.Operator}, s.moveComplaint)
+	s.route(e, http.MethodGet, "/v1/complaints", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator, auth.Investor}, s.listComplaints)
+	s.route(e, http.MethodGet, "/v1/alerts", regs, s.listAlerts)
 	s.route(e, http.MethodPost, "/v1/reconciliations", []auth.Role{auth.Operator, auth.Regulator}, s.reconcile)
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit)

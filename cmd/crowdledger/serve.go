@@ -21,6 +21,7 @@ import (
 	"github.com/crowdledger/crowdledger/migrations"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 // newLogger writes JSON lines to standard output, as container platforms expect.
@@ -80,7 +81,7 @@ func serve(ctx context.Context, cfg config) error {
 	keyStore := auth.NewStore(pool)
 	campaigns := campaign.New(pool, lg, reg)
 	e, _ := api.New(api.Deps{
-		Ledger: lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ledger: lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervision.New(pool), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {
