@@ -255,3 +255,26 @@ func TestServiceEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitPerKey: past its burst a key gets 429 with Retry-After;
+// another key is unaffected.
+func TestRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	e, _ := api.New(api.Deps{Ledger: v.ledger, Keys: v.keys, RateLimit: api.RateLimit{RPS: 0.5, Burst: 3}})
+	v.e = e
+	got := map[int]int{}
+	for i := 0; i < 5; i++ {
+		r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Operator]})
+		got[r.Status]++
+		if r.Status == 429 && (r.Header.Get("Retry-After") == "" || r.str("code") != "rate_limited") {
+			t.Errorf("429 without Retry-After or code: %v %s", r.Header, r.Raw)
+		}
+	}
+	if got[404] != 3 || got[429] != 2 {
+		t.Errorf("statuses %v, want 3 answered and 2 limited", got)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Regulator]}); r.Status != 404 {
+		t.Errorf("another key limited too: %d", r.Status)
+	}
+}

@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
@@ -50,12 +52,14 @@ type Deps struct {
 	Metrics      *Metrics
 	Ready        func(ctx context.Context) error // nil: always ready
 	MaxBodyBytes int64
+	RateLimit    RateLimit // per key; zero RPS: unlimited
 }
 
 type server struct {
 	Deps
 	log    *zap.Logger
 	routes []Route
+	limits *limiters
 }
 
 // Route is a declared route and the roles that may call it.
@@ -77,6 +81,9 @@ func New(d Deps) (*echo.Echo, []Route) {
 		d.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	s := &server{Deps: d, log: d.Log}
+	if d.RateLimit.RPS > 0 {
+		s.limits = &limiters{cfg: d.RateLimit, m: map[uuid.UUID]*rate.Limiter{}}
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -178,7 +185,7 @@ func (s *server) route(e *echo.Echo, method, path string, roles []auth.Role, h e
 		panic("api: route " + method + " " + path + " declares no roles")
 	}
 	s.routes = append(s.routes, Route{Method: method, Path: path, Roles: roles})
-	e.Add(method, path, h, s.authenticate, requireRole(roles...))
+	e.Add(method, path, h, s.authenticate, s.rateLimit, requireRole(roles...))
 }
 
 func (s *server) ready(c echo.Context) error {

@@ -34,6 +34,9 @@ type config struct {
 	// PIILookupKey keys the hash documents are looked up by.
 	PIIKeys      string
 	PIILookupKey string
+	// RateRPS and RateBurst bound each API key's requests (0: unlimited).
+	RateRPS   int64
+	RateBurst int64
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmode=disable"
@@ -41,7 +44,7 @@ const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmo
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
-		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000}
+		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -88,6 +91,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("AUDIT_CHAIN_INTERVAL", &c.ChainInterval)
 	num("AUDIT_CHECKPOINT_EVERY", 1, 1_000_000, func(n int64) { c.CheckpointEvery = n })
 	str("AUDIT_SIGNING_KEY", &c.AuditSigningKey)
+	num("RATE_LIMIT_RPS", 0, 1_000_000, func(n int64) { c.RateRPS = n })
+	num("RATE_LIMIT_BURST", 1, 10_000_000, func(n int64) { c.RateBurst = n })
 	str("PII_KEYS", &c.PIIKeys)
 	str("PII_LOOKUP_KEY", &c.PIILookupKey)
 	if f := getenv("PII_KEYS_FILE"); f != "" && c.PIIKeys == "" {

@@ -81,7 +81,8 @@ func serve(ctx context.Context, cfg config) error {
 	keyStore := auth.NewStore(pool)
 	campaigns := campaign.New(pool, lg, reg)
 	e, _ := api.New(api.Deps{
-		Ledger: lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervision.New(pool), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		RateLimit: api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
+		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervision.New(pool), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {
