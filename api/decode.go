@@ -36,6 +36,10 @@ func decode(c echo.Context, maxBytes int64, dst any) error {
 
 // decodeBytes is decode without the HTTP parts; the fuzz target drives it.
 func decodeBytes(raw []byte, dst any) error {
+	// PostgreSQL text cannot hold NUL: refuse it here rather than fail later.
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		return problem(http.StatusBadRequest, "invalid_text", "", "strings must not contain the NUL character")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
@@ -149,7 +150,7 @@ func ErrorCodes() []string {
 // apiCodes are raised by the API layer itself.
 var apiCodes = []string{"malformed_json", "unknown_field", "invalid_type", "body_too_large", "unsupported_media_type",
 	"idempotency_key_required", "invalid_parameter", "invalid_uuid", "forbidden", "not_found", "method_not_allowed", "internal",
-	"rate_limited", "not_ready", "unknown_pack"}
+	"rate_limited", "not_ready", "unknown_pack", "invalid_text"}
 
 // toProblem turns any error into a problem. Unknown errors become a 500
 // whose detail says nothing of the cause.
@@ -173,6 +174,11 @@ func toProblem(err error) Problem {
 		if he.Code >= 400 && he.Code < 500 {
 			return Problem{Status: he.Code, Code: "invalid_parameter", Detail: http.StatusText(he.Code)}
 		}
+	}
+	// Text PostgreSQL cannot store (NUL, invalid encodings) that slipped past
+	// validation is still the client's error.
+	if code := pg.Code(err); code == "22021" || code == "22P05" {
+		return Problem{Status: http.StatusBadRequest, Code: "invalid_text", Detail: "text contains characters that cannot be stored"}
 	}
 	for _, e := range errorCodes {
 		if errors.Is(err, e.err) {

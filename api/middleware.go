@@ -127,5 +127,10 @@ func idempotencyKey(c echo.Context) (string, error) {
 	if k == "" {
 		return "", problem(http.StatusBadRequest, "idempotency_key_required", "Idempotency-Key", "the Idempotency-Key header is required on every POST")
 	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e || len(k) > 255 {
+			return "", problem(http.StatusBadRequest, "invalid_parameter", "Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters")
+		}
+	}
 	return k, nil
 }

@@ -310,6 +310,9 @@ func (s *server) listQualifications(c echo.Context) error {
 	if err := ownParty(c, id); err != nil {
 		return err
 	}
+	if _, err := s.Registry.Party(c.Request().Context(), id); err != nil {
+		return err
+	}
 	qs, err := s.Registry.Qualifications(c.Request().Context(), id)
 	if err != nil {
 		return err

@@ -252,8 +252,8 @@ func (s *server) getTransfer(c echo.Context) error {
 // findTransfers looks an entry up by the idempotency key it was posted with.
 func (s *server) findTransfers(c echo.Context) error {
 	key := c.QueryParam("idempotency_key")
-	if key == "" {
-		return problem(http.StatusBadRequest, "invalid_parameter", "idempotency_key", "idempotency_key is required")
+	if ledger.ValidateKey(key) != nil {
+		return problem(http.StatusBadRequest, "invalid_parameter", "idempotency_key", "idempotency_key must be 1 to 255 printable ASCII characters")
 	}
 	e, err := s.Ledger.EntryByKey(c.Request().Context(), key)
 	if err != nil {
