@@ -157,6 +157,18 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 			return &FieldError{"shares", err}
 		}
 		cm.Amount = amt
+		// An investor may commit more than once (another tier, a top-up);
+		// the campaign counts investors, not commitments.
+		var returning bool
+		var prevVehicle *uuid.UUID
+		err = tx.QueryRow(ctx, `SELECT vehicle_id FROM commitments WHERE campaign_id = $1 AND investor_id = $2 AND state = 'live' LIMIT 1`,
+			c.ID, in.InvestorID).Scan(&prevVehicle)
+		switch {
+		case err == nil:
+			returning = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
 		left, _ := c.HardCap.Sub(c.Committed)
 		if amt.Cmp(left) > 0 {
 			return &CapError{Kind: ErrHardCap, Remaining: left.String()}
@@ -183,7 +195,9 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 					return ErrLeadFirst
 				}
 				cm.Role = "follower"
-				if cm.VehicleID, err = s.vehicle(ctx, tx, c.ID); err != nil {
+				if returning && prevVehicle != nil {
+					cm.VehicleID = prevVehicle // a top-up stays in the same vehicle, as the same partner
+				} else if cm.VehicleID, err = s.vehicle(ctx, tx, c.ID); err != nil {
 					return err
 				}
 			}
@@ -224,13 +238,14 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			cm.ID, c.ID, in.InvestorID, cm.Role, amount, cm.Shares, cm.Tier, cm.Quantity, cm.VehicleID, cm.PendingTransfer,
 			cm.CoolingOffUntil, in.Acknowledged, in.IdempotencyKey, hash[:]); err != nil {
-			if pg.Constraint(err) == "commitments_one_live" {
-				return ErrAlreadyCommitted
-			}
 			return err
 		}
 		out = cm
-		return s.progress(ctx, tx, &c, amt, cm)
+		newInvestor := 1
+		if returning {
+			newInvestor = 0
+		}
+		return s.progress(ctx, tx, &c, amt, cm, newInvestor)
 	})
 	if err != nil {
 		if pg.Constraint(err) == "commitments_idempotency_key_key" {
@@ -247,7 +262,7 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 }
 
 // progress updates the campaign's totals and records 50% and 100% milestones.
-func (s *Service) progress(ctx context.Context, tx pgx.Tx, c *Campaign, amt money.Amount, cm Commitment) error {
+func (s *Service) progress(ctx context.Context, tx pgx.Tx, c *Campaign, amt money.Amount, cm Commitment, newInvestor int) error {
 	newTotal, _ := c.Committed.Add(amt)
 	var ms []string
 	for _, m := range []struct {
@@ -264,8 +279,8 @@ func (s *Service) progress(ctx context.Context, tx pgx.Tx, c *Campaign, amt mone
 			ms = append(ms, m.name)
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE campaigns SET committed = committed + $2, investors = investors + 1, milestones = milestones || $3::text[] WHERE id = $1`,
-		c.ID, amt.Decimal(), ms); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE campaigns SET committed = committed + $2, investors = investors + $4, milestones = milestones || $3::text[] WHERE id = $1`,
+		c.ID, amt.Decimal(), ms, newInvestor); err != nil {
 		return err
 	}
 	if err := s.record(ctx, tx, c.ID, "campaign.commit", "", "", map[string]any{"commitment_id": cm.ID, "investor_id": cm.InvestorID,
@@ -410,13 +425,23 @@ func (s *Service) release(ctx context.Context, tx pgx.Tx, c *Campaign, cm Commit
 			return err
 		}
 	}
-	if cm.VehicleID != nil {
+	// The investor leaves the count (and their vehicle) with their last live commitment.
+	var still bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM commitments WHERE campaign_id = $1 AND investor_id = $2 AND state = 'live')`,
+		c.ID, cm.InvestorID).Scan(&still); err != nil {
+		return err
+	}
+	gone := 1
+	if still {
+		gone = 0
+	}
+	if cm.VehicleID != nil && !still {
 		if _, err := tx.Exec(ctx, `UPDATE syndicate_vehicles SET partners = partners - 1 WHERE id = $1`, *cm.VehicleID); err != nil {
 			return err
 		}
 	}
 	if c.State == Live {
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET committed = committed - $2, investors = investors - 1 WHERE id = $1`, c.ID, cm.Amount.Decimal()); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET committed = committed - $2, investors = investors - $3 WHERE id = $1`, c.ID, cm.Amount.Decimal(), gone); err != nil {
 			return err
 		}
 	}

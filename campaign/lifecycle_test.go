@@ -242,3 +242,31 @@ func TestReconcileAgainstTheBank(t *testing.T) {
 		t.Fatalf("off by a fen: %+v, %v", off, err)
 	}
 }
+
+// TestRepeatCommitmentsCountOneInvestor: an investor backing twice is one
+// investor until their last commitment is cancelled.
+func TestRepeatCommitmentsCountOneInvestor(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Pack: "CN-2015", Title: "repeat", RiskLevel: 1,
+		Target: cny("10.00"), HardCap: cny("100.00"), FeeRate: decimal.Zero, Tiers: []campaign.Tier{{ID: "a", Title: "a", Price: cny("5.00")}, {ID: "b", Title: "b", Price: cny("7.00")}}})
+	b := w.investor("", compliance.Profile{}, cny("50.00"))
+	c1, _ := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "a", Quantity: 1, IdempotencyKey: "1"})
+	c2, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "b", Quantity: 1, IdempotencyKey: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { got, _ := w.svc.Get(ctx, c.ID); return got.Investors }
+	if count() != 1 {
+		t.Errorf("two commitments by one backer count %d investors", count())
+	}
+	w.svc.Cancel(ctx, c1.ID, b)
+	if count() != 1 {
+		t.Errorf("after one cancellation: %d", count())
+	}
+	w.svc.Cancel(ctx, c2.ID, b)
+	if got, _ := w.svc.Get(ctx, c.ID); got.Investors != 0 || !got.Committed.IsZero() {
+		t.Errorf("after both: %d investors, %s committed", got.Investors, got.Committed)
+	}
+}

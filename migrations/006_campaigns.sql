@@ -107,5 +107,4 @@ CREATE TABLE commitments (
 );
 CREATE INDEX commitments_campaign_idx ON commitments (campaign_id, state);
 CREATE INDEX commitments_investor_idx ON commitments (investor_id, created_at);
--- One live commitment per investor per campaign keeps the investor count exact.
-CREATE UNIQUE INDEX commitments_one_live ON commitments (campaign_id, investor_id) WHERE state = 'live';
+CREATE INDEX commitments_investor_live_idx ON commitments (campaign_id, investor_id) WHERE state = 'live';
