@@ -335,9 +335,11 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 		lead = &in.LeadInvestorID
 	}
 	var price *decimal.Decimal
+	maxInvestors := 0 // a reward pledge is a purchase: the 200-investor cap is for securities
 	if in.Kind == "equity" {
 		p := in.PricePerShare.Decimal()
 		price = &p
+		maxInvestors = pack.MaxInvestorsPerIssuer
 	}
 	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO campaigns (id, issuer_id, kind, funding, pack, currency, title, risk_level, target, hard_cap,
@@ -345,7 +347,7 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 				starts_at, deadline, created_by, escrow_account_id, payable_account_id, idempotency_key, request_hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			id, in.IssuerID, in.Kind, in.Funding, pack.ID, cur.Code(), in.Title, in.RiskLevel, in.Target.Decimal(), in.HardCap.Decimal(),
-			in.MinTicket.Decimal(), price, in.FeeRate, lead, in.LeadMinShare, in.CarryRate, in.PlatformCarryRate, pack.MaxInvestorsPerIssuer,
+			in.MinTicket.Decimal(), price, in.FeeRate, lead, in.LeadMinShare, in.CarryRate, in.PlatformCarryRate, maxInvestors,
 			in.StartsAt, in.Deadline, actorName(ctx), escrow.ID, payable.ID, in.IdempotencyKey, hash[:]); err != nil {
 			return err
 		}

@@ -101,6 +101,10 @@ func (r *Registry) CheckCommitment(ctx context.Context, tx pgx.Tx, req Commitmen
 	if f.Qualification, err = r.latestDecision(ctx, tx, req.InvestorID, pack.ID); err != nil {
 		return compliance.Result{}, err
 	}
+	if req.Reward { // a purchase: no investment limits to sum
+		f.InvestedInWindow, f.IssuerRaisedInWindow = money.Zero(pack.Currency), money.Zero(pack.Currency)
+		return compliance.CheckCommitment(f), nil
+	}
 	// Everything after the window's start counts, including anything a
 	// concurrent transaction committed while this one waited for the locks.
 	from, until := req.At.AddDate(0, -pack.WindowMonths, 0), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -7,6 +7,7 @@
 //	crowdledger check                          verify the ledger's invariants (exit 1 if broken)
 //	crowdledger audit keygen | pubkey | export | verify FILE --public-key KEY
 //	crowdledger demo [--url URL] [--key OPERATOR_KEY] [--wait 6s]   play the demo stories
+//	crowdledger bench --scenario hot|spread|mixed|ledger [--clients 64] [--duration 30s] [--pgbench-url URL]
 //
 // Configuration comes from the environment; see config.go and the README.
 package main
@@ -30,7 +31,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | demo`)
+var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | demo | bench`)
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return auditCmd(ctx, cfg, args[2:], stdout)
 	case "demo":
 		return demo(ctx, args[2:], getenv, stdout)
+	case "bench":
+		return bench(ctx, args[2:], getenv, stdout)
 	default:
 		return errUsage
 	}

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// bench drives a running service over HTTP like real clients: it sets up
+// investors and campaigns through the API, runs a scenario for a duration
+// with a number of concurrent clients, prints progress, and ends with a
+// table: operations per second, latency percentiles, errors by type, and the
+// service's peak RSS (from its /metrics). With --pgbench-url it also runs
+// pgbench's tpcb-like load (same clients, same server) and prints the ratio.
+//
+//	hot     thousands of investors committing to ONE live campaign
+//	spread  commitments across many campaigns
+//	mixed   80% commitments, 10% cooling-off cancellations, 5% deposits, 5% regulator reads
+//	ledger  raw ledger transfers through the operator API
+func bench(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	url := fs.String("url", "http://localhost:8080", "the running service")
+	key := fs.String("key", getenv("CROWDLEDGER_KEY"), "an operator key (or CROWDLEDGER_KEY)")
+	regKey := fs.String("regulator-key", getenv("CROWDLEDGER_REGULATOR_KEY"), "a regulator key, for the mixed scenario's reads")
+	scenario := fs.String("scenario", "hot", "hot, spread, mixed or ledger")
+	clients := fs.Int("clients", 64, "concurrent clients")
+	duration := fs.Duration("duration", 30*time.Second, "how long to run")
+	investors := fs.Int("investors", 1000, "investors to set up")
+	campaigns := fs.Int("campaigns", 1000, "campaigns for the spread scenario")
+	pgURL := fs.String("pgbench-url", "", "run pgbench (tpcb-like, -s 10) against this database URL in the same sitting")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *key == "" {
+		return errors.New("bench needs an operator key: --key or CROWDLEDGER_KEY")
+	}
+	b := &bencher{demoClient: &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, out: out, wait: time.Hour,
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}}}, reg: *regKey}
+	if *scenario == "mixed" && b.reg == "" {
+		return errors.New("the mixed scenario needs --regulator-key (crowdledger keys create --role regulator)")
+	}
+	fmt.Fprintf(out, "setting up %s: %d investors", *scenario, *investors)
+	if err := b.setup(*scenario, *investors, *campaigns); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Fprintf(out, " ... done\nrunning %s for %s with %d clients\n", *scenario, *duration, *clients)
+	res := b.run(*scenario, *clients, *duration)
+	res.print(out)
+	if *pgURL != "" {
+		tps, err := pgbench(ctx, *pgURL, *clients, *duration)
+		if err != nil {
+			return fmt.Errorf("pgbench: %w", err)
+		}
+		fmt.Fprintf(out, "pgbench tpcb-like (-s 10, -c %d -j 2 -M prepared, %s): %.0f TPS\n", *clients, *duration, tps)
+		fmt.Fprintf(out, "ratio: %s %.0f ops/s ÷ pgbench %.0f TPS = %.2fx\n", *scenario, res.opsPerSec(), tps, res.opsPerSec()/tps)
+	}
+	return nil
+}
+
+type bencher struct {
+	*demoClient
+	reg       string
+	issuer    string
+	issuerKey string
+	invs      []benchInvestor
+	campaigns []string
+	accounts  []string // ledger scenario: source and target accounts
+	nextRef   atomic.Int64
+}
+
+type benchInvestor struct {
+	id, key string
+}
+
+func (b *bencher) setup(scenario string, investors, campaigns int) error {
+	k, err := b.call("POST", "/v1/keys", b.op, obj{"role": "compliance", "name": "bench compliance"}, 201)
+	if err != nil {
+		return err
+	}
+	b.co = str(k, "key")
+	if scenario == "ledger" {
+		bank, err := b.call("POST", "/v1/accounts", b.op, obj{"currency": "CNY", "code": "custody_bank"}, 201)
+		if err != nil {
+			return err
+		}
+		b.accounts = append(b.accounts, str(bank, "id"))
+		for i := 0; i < 64; i++ {
+			a, err := b.call("POST", "/v1/accounts", b.op, obj{"currency": "CNY", "code": "campaign_escrow"}, 201)
+			if err != nil {
+				return err
+			}
+			b.accounts = append(b.accounts, str(a, "id"))
+		}
+		return nil
+	}
+	saved := b.out
+	b.out = io.Discard // quiet while registering thousands of parties
+	defer func() { b.out = saved }()
+	if b.issuer, err = b.party("issuer", "压测发行人"); err != nil {
+		return err
+	}
+	if b.issuerKey, err = b.key("issuer", b.issuer); err != nil {
+		return err
+	}
+	n := 1
+	if scenario == "spread" {
+		n = campaigns
+	}
+	if scenario == "mixed" {
+		n = 10
+	}
+	var mu sync.Mutex
+	errs := parallel(16, n, func(i int) error {
+		c, err := b.launchBench()
+		mu.Lock()
+		b.campaigns = append(b.campaigns, c)
+		mu.Unlock()
+		return err
+	})
+	if errs != nil {
+		return errs
+	}
+	b.invs = make([]benchInvestor, investors)
+	return parallel(16, investors, func(i int) error {
+		p, err := b.party("investor", fmt.Sprint("压测投资人", i))
+		if err != nil {
+			return err
+		}
+		if err := b.deposit(p, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
+			return err
+		}
+		k, err := b.key("investor", p)
+		b.invs[i] = benchInvestor{id: p, key: k}
+		return err
+	})
+}
+
+func (b *bencher) launchBench() (string, error) {
+	now := time.Now().UTC()
+	c, err := b.call("POST", "/v1/campaigns", b.issuerKey, obj{"issuer_id": b.issuer, "kind": "reward", "pack": "CN-2015", "currency": "CNY",
+		"title": "压测活动", "risk_level": 1, "target": "1000.00", "hard_cap": "999999999.00", "fee_rate": "0.05",
+		"starts_at": now.Add(-time.Second).Format(time.RFC3339Nano), "deadline": now.Add(24 * time.Hour).Format(time.RFC3339Nano),
+		"tiers": []obj{{"id": "unit", "title": "一份", "price": "1.00"}}}, 201)
+	if err != nil {
+		return "", err
+	}
+	id := str(c, "id")
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/submit", b.issuerKey, obj{"disclosures": []obj{{"title": "说明", "kind": "product_spec",
+		"document_hash": strings.Repeat("ab", 32)}}}, 200); err != nil {
+		return "", err
+	}
+	_, err = b.call("POST", "/v1/campaigns/"+id+"/approve", b.co, nil, 200)
+	return id, err
+}
+
+func parallel(workers, n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	var first error
+	var mu sync.Mutex
+	next := atomic.Int64{}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+type benchResult struct {
+	elapsed time.Duration
+	lat     []time.Duration
+	errors  map[string]int
+	peakRSS float64
+}
+
+func (r *benchResult) opsPerSec() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
+
+func (r *benchResult) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*p))]
+}
+
+func (r *benchResult) print(out io.Writer) {
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	fmt.Fprintf(out, "\n%-12s %10s %10s %10s %10s %10s %10s %12s\n", "ops", "ops/s", "p50", "p95", "p99", "max", "errors", "peak RSS")
+	nerr := 0
+	for _, n := range r.errors {
+		nerr += n
+	}
+	fmt.Fprintf(out, "%-12d %10.0f %10s %10s %10s %10s %10d %10.0fMB\n", len(r.lat), r.opsPerSec(), r.pct(0.5).Round(time.Microsecond*100),
+		r.pct(0.95).Round(time.Microsecond*100), r.pct(0.99).Round(time.Microsecond*100), r.pct(1).Round(time.Microsecond*100), nerr, r.peakRSS/1e6)
+	for k, n := range r.errors {
+		fmt.Fprintf(out, "  error %-40s %d\n", k, n)
+	}
+}
+
+var rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes ([0-9.e+]+)`)
+
+func (b *bencher) rss() float64 {
+	req, _ := http.NewRequestWithContext(b.ctx, "GET", b.base+"/metrics", nil)
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if m := rssRE.FindSubmatch(body); m != nil {
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		return v
+	}
+	return 0
+}
+
+func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResult {
+	res := &benchResult{errors: map[string]int{}}
+	var mu sync.Mutex
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var ops atomic.Int64
+	done := make(chan struct{})
+	go func() { // progress and RSS
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if rss := b.rss(); rss > res.peakRSS {
+					mu.Lock()
+					res.peakRSS = rss
+					mu.Unlock()
+				}
+				if time.Since(last) >= 5*time.Second {
+					last = time.Now()
+					fmt.Fprintf(b.out, "  %5.0fs  %8d ops  %7.0f ops/s\n", time.Since(start).Seconds(), ops.Load(), float64(ops.Load())/time.Since(start).Seconds())
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			var mine []string // this client's live commitments, to cancel
+			for i := 0; time.Now().Before(stop); i++ {
+				t0 := time.Now()
+				err := b.op1(scenario, c, i, rng, &mine)
+				lat := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					msg := err.Error()
+					if m := errCodeRE.FindStringSubmatch(msg); m != nil {
+						msg = m[1] + " " + m[2]
+						if r := ruleRE.FindStringSubmatch(err.Error()); r != nil {
+							msg += " " + r[1]
+						}
+					} else if len(msg) > 60 {
+						msg = msg[:60]
+					}
+					res.errors[msg]++
+				} else {
+					res.lat = append(res.lat, lat)
+				}
+				mu.Unlock()
+				ops.Add(1)
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(done)
+	res.elapsed = time.Since(start)
+	return res
+}
+
+// op1 is one client operation of the scenario.
+func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string) error {
+	switch scenario {
+	case "ledger":
+		from := b.accounts[0]
+		to := b.accounts[1+c%(len(b.accounts)-1)]
+		_, err := b.call("POST", "/v1/transfers", b.op, obj{"kind": "posted", "debit_account_id": from, "credit_account_id": to,
+			"amount": "0.01", "currency": "CNY", "code": "deposit"}, 201)
+		return err
+	case "mixed":
+		switch p := rng.IntN(100); {
+		case p < 10 && len(*mine) > 0:
+			id := (*mine)[len(*mine)-1]
+			*mine = (*mine)[:len(*mine)-1]
+			inv := b.invs[(c*7919+i)%len(b.invs)]
+			_ = inv
+			return b.cancel(id)
+		case p < 15:
+			inv := b.invs[rng.IntN(len(b.invs))]
+			return b.deposit(inv.id, "10.00", fmt.Sprintf("BENCH-%d-%d", c, b.nextRef.Add(1)))
+		case p < 20:
+			_, err := b.call("GET", "/v1/campaigns/"+b.campaigns[rng.IntN(len(b.campaigns))], b.reg, nil, 200)
+			return err
+		}
+	}
+	inv := b.invs[(c+i*len(b.invs)/7+i)%len(b.invs)]
+	camp := b.campaigns[0]
+	if scenario == "spread" || scenario == "mixed" {
+		camp = b.campaigns[rng.IntN(len(b.campaigns))]
+	}
+	cm, err := b.call("POST", "/v1/campaigns/"+camp+"/commitments", inv.key, obj{"tier": "unit", "quantity": 1}, 201)
+	if err == nil && scenario == "mixed" {
+		*mine = append(*mine, str(cm, "id")+"|"+inv.key)
+	}
+	return err
+}
+
+func (b *bencher) cancel(ref string) error {
+	id, key, _ := strings.Cut(ref, "|")
+	_, err := b.call("POST", "/v1/commitments/"+id+"/cancel", key, nil, 200)
+	return err
+}
+
+var (
+	tpsRE     = regexp.MustCompile(`tps = ([0-9.]+)`)
+	errCodeRE = regexp.MustCompile(`got (\d+).*"code":"([a-z_]+)"`)
+	ruleRE    = regexp.MustCompile(`"rule_id":"([^"]+)"`)
+)
+
+// pgbench runs pgbench's tpcb-like load, scale 10, for comparison.
+func pgbench(ctx context.Context, url string, clients int, d time.Duration) (float64, error) {
+	if out, err := exec.CommandContext(ctx, "pgbench", "-i", "-s", "10", "-q", url).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, "pgbench", "-c", fmt.Sprint(clients), "-j", "2", "-T", fmt.Sprint(int(d.Seconds())), "-M", "prepared", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if m := tpsRE.FindStringSubmatch(sc.Text()); m != nil {
+			return strconv.ParseFloat(m[1], 64)
+		}
+	}
+	return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+}
