@@ -65,6 +65,9 @@ fuzz:
 	$(GO) test ./internal/money -run '^$$' -fuzz FuzzAllocate -fuzztime $(FUZZTIME)
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeTransfer -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME)
+	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeBodies -fuzztime $(FUZZTIME)
+	$(GO) test ./audit -run '^$$' -fuzz FuzzVerifyExport -fuzztime $(FUZZTIME)
+	$(GO) test ./compliance -run '^$$' -fuzz FuzzNormalizeDocument -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
 )
 
@@ -51,4 +52,30 @@ func assertClientError(t *testing.T, err error) {
 	if _, err := json.Marshal(p); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzDecodeBodies feeds arbitrary bytes to every other request body type:
+// decoding never panics and refuses only with client errors.
+func FuzzDecodeBodies(f *testing.F) {
+	for _, s := range []string{`{"issuer_id":"x","kind":"reward","tiers":[{"id":"a","price":"1.00"}]}`, `{"shares":3}`, `{"tier":"a","quantity":1}`,
+		`{"role":"investor","document":{"type":"prc_resident_id","number":"11010519491231002X"}}`, `{"pack":"CN-2015","profile":{"entity":"individual"}}`,
+		`{"list":"black","document":{"type":"x","number":"y"}}`, `{"target_type":"party","target_id":"x"}`, `{"seed":1,"k":1,"inspectors":["a"]}`,
+		`{"amount":"1.00","currency":"CNY","bank_reference":"r"}`, `{"disclosures":[{"title":"t"}]}`, `{"a\u0000":1}`, `[{}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, dst := range []any{&createCampaignRequest{}, &commitRequest{}, &createPartyRequest{}, &qualifyRequest{}, &listEntryRequest{},
+			&freezeRequest{}, &spotCheckRequest{}, &bankMoveRequest{}, &submitRequest{}, &amendRequest{}, &complaintRequest{}, &createKeyRequest{},
+			&reconcileRequest{}, &checkRequest{}, &orderActionRequest{}, &distributeRequest{}, &createAccountRequest{}, &resolveRequest{}} {
+			if err := decodeBytes(body, dst); err != nil {
+				assertClientError(t, err)
+			}
+		}
+		var q qualifyRequest
+		if decodeBytes(body, &q) == nil {
+			if _, err := q.Profile.toProfile(money.MustLookup("CNY")); err != nil {
+				assertClientError(t, err)
+			}
+		}
+	})
 }

@@ -76,3 +76,23 @@ func TestMask(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeDocument: checking never panics, and whatever a PRC number
+// check accepts has a correct check character.
+func FuzzNormalizeDocument(f *testing.F) {
+	f.Add("11010519491231002X")
+	f.Add("91350100M000100Y43")
+	f.Add("１２３")
+	f.Fuzz(func(t *testing.T, s string) {
+		today := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+		if n, err := NormalizeDocument(PRCResidentID, s, today); err == nil && ResidentIDCheck(n[:17]) != n[17] {
+			t.Fatalf("accepted %q with a wrong check digit", s)
+		}
+		if n, err := NormalizeDocument(PRCUSCC, s, today); err == nil {
+			if c, ok := USCCCheck(n[:17]); !ok || c != n[17] {
+				t.Fatalf("accepted USCC %q with a wrong check character", s)
+			}
+		}
+		_ = Mask(Passport, s)
+	})
+}
