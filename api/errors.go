@@ -150,7 +150,7 @@ func ErrorCodes() []string {
 // apiCodes are raised by the API layer itself.
 var apiCodes = []string{"malformed_json", "unknown_field", "invalid_type", "body_too_large", "unsupported_media_type",
 	"idempotency_key_required", "invalid_parameter", "invalid_uuid", "forbidden", "not_found", "method_not_allowed", "internal",
-	"rate_limited", "not_ready", "unknown_pack", "invalid_text"}
+	"rate_limited", "not_ready", "unknown_pack", "invalid_text", "database_unavailable"}
 
 // toProblem turns any error into a problem. Unknown errors become a 500
 // whose detail says nothing of the cause.
@@ -174,6 +174,9 @@ func toProblem(err error) Problem {
 		if he.Code >= 400 && he.Code < 500 {
 			return Problem{Status: he.Code, Code: "invalid_parameter", Detail: http.StatusText(he.Code)}
 		}
+	}
+	if pg.IsUnavailable(err) {
+		return Problem{Status: http.StatusServiceUnavailable, Code: "database_unavailable", Detail: "the database is unavailable; retry with the same Idempotency-Key"}
 	}
 	// Text PostgreSQL cannot store (NUL, invalid encodings) that slipped past
 	// validation is still the client's error.
@@ -242,6 +245,9 @@ func (s *server) handleError(err error, c echo.Context) {
 		log.Error("request failed", zap.Error(err), zap.Int("status", p.Status))
 	} else {
 		log.Debug("request rejected", zap.String("code", p.Code), zap.String("field", p.Field))
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "1")
 	}
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="crowdledger"`)

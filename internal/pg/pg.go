@@ -7,7 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
@@ -107,4 +111,22 @@ func Constraint(err error) string {
 		return pgErr.ConstraintName
 	}
 	return ""
+}
+
+// IsUnavailable reports whether err means the database could not be
+// reached or went away (connection refused or lost, server shutting down or
+// starting up): a condition to report as 503 and retry, not a bug.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	code := Code(err)
+	if strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		(code == "" && strings.Contains(err.Error(), "conn closed"))
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/pii"
+)
+
+// privatePostgres starts a throwaway PostgreSQL cluster this test may stop
+// and start at will, returning its URL and a control function.
+func privatePostgres(t *testing.T) (string, func(args ...string)) {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Strings(dirs)
+	if len(dirs) == 0 {
+		t.Skip("no PostgreSQL server binaries to start a private cluster")
+	}
+	bin := dirs[len(dirs)-1]
+	// Not t.TempDir(): the postgres user must be able to reach it.
+	root, err := os.MkdirTemp("", "crowdledger-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(root, 0o755)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	data := filepath.Join(root, "data")
+	var as []string
+	if os.Geteuid() == 0 { // initdb refuses root
+		if _, err := user.Lookup("postgres"); err != nil {
+			t.Skip("running as root without a postgres user")
+		}
+		exec.Command("chown", "postgres", root).Run()
+		as = []string{"runuser", "-u", "postgres", "--"}
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	run := func(args ...string) {
+		t.Helper()
+		full := append(append([]string{}, as...), args...)
+		if out, err := exec.Command(full[0], full[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	run(bin+"/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+	ctl := func(args ...string) {
+		run(append([]string{bin + "/pg_ctl", "-D", data, "-w", "-l", root + "/log", "-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", port, root)}, args...)...)
+	}
+	ctl("start")
+	t.Cleanup(func() {
+		exec.Command(append(as, bin+"/pg_ctl", "-D", data, "-m", "immediate", "stop")[0], append(as, bin+"/pg_ctl", "-D", data, "-m", "immediate", "stop")[1:]...).Run()
+	})
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), ctl
+}
+
+// TestDatabaseImmediateRestart stops PostgreSQL with an immediate shutdown
+// under load and starts it again: the service reports not ready (503s, no
+// crash), recovers on its own, and every transfer it acknowledged is there.
+func TestDatabaseImmediateRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and crashes a private PostgreSQL")
+	}
+	url, ctl := privatePostgres(t)
+	bin := filepath.Join(t.TempDir(), "crowdledger")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	seed, _ := audit.GenerateSeed()
+	env := append(os.Environ(), "DATABASE_URL="+url, "LISTEN_ADDR="+addr, "LOG_LEVEL=error", "AUDIT_SIGNING_KEY="+seed,
+		"PII_KEYS=k1:"+pii.NewKey(), "PII_LOOKUP_KEY="+pii.NewKey(), "RATE_LIMIT_RPS=0")
+	runBin := func(args ...string) string {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	runBin("migrate")
+	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(runBin("keys", "create", "--role", "operator", "--name", "db"))[1]
+	srv := exec.Command(bin, "serve")
+	srv.Env = env
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
+	base := "http://" + addr
+	ready := func() int {
+		r, err := http.Get(base + "/readyz")
+		if err != nil {
+			return 0
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	waitFor := func(code int, within time.Duration) time.Duration {
+		t0 := time.Now()
+		for ready() != code {
+			if time.Since(t0) > within {
+				t.Fatalf("readyz did not become %d within %s", code, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return time.Since(t0)
+	}
+	waitFor(200, 10*time.Second)
+	d := &demoClient{ctx: context.Background(), base: base, op: key, http: &http.Client{Timeout: 5 * time.Second}}
+	bank, err := d.call("POST", "/v1/accounts", key, obj{"currency": "CNY", "code": "custody_bank"}, 201)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esc, _ := d.call("POST", "/v1/accounts", key, obj{"currency": "CNY", "code": "campaign_escrow"}, 201)
+	var mu sync.Mutex
+	var acked []string
+	var served5xx atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := uuid.NewString()
+				req, _ := http.NewRequest("POST", base+"/v1/transfers", strings.NewReader(fmt.Sprintf(
+					`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"0.01","currency":"CNY","code":"deposit"}`, str(bank, "id"), str(esc, "id"))))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", k)
+				resp, err := d.http.Do(req)
+				if err != nil {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode == 201:
+					mu.Lock()
+					acked = append(acked, k)
+					mu.Unlock()
+				case resp.StatusCode >= 500 && resp.StatusCode != 503:
+					served5xx.Add(1)
+				default:
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	ctl("-m", "immediate", "stop")
+	down := waitFor(503, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if srv.ProcessState != nil {
+		t.Fatal("the service exited when the database went away")
+	}
+	ctl("start")
+	up := waitFor(200, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if served5xx.Load() > 0 {
+		t.Errorf("%d answers were 5xx other than 503", served5xx.Load())
+	}
+	// Everything acknowledged is there, exactly once.
+	missing := 0
+	for _, k := range acked {
+		if _, err := d.call("GET", "/v1/transfers?idempotency_key="+k, key, nil, 200); err != nil {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged transfers are missing after the restart", missing, len(acked))
+	}
+	acct, _ := d.call("GET", "/v1/accounts/"+str(esc, "id")+"/balance", key, nil, 200)
+	want := fmt.Sprintf("%d.%02d", len(acked)/100, len(acked)%100)
+	if got := acct["balances"].(obj)["credits_posted"]; got != want {
+		t.Errorf("escrow holds %v, want %s for %d acknowledged transfers", got, want, len(acked))
+	}
+	t.Logf("%d transfers acknowledged; not ready %s after the crash, ready again %s after the restart", len(acked), down.Round(time.Millisecond), up.Round(time.Millisecond))
+	runBin("check")
+}
