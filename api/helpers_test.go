@@ -96,6 +96,7 @@ func newEnv(t testing.TB) *env {
 	piiKeys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
 	partyRegistry := registry.New(db.Pool, piiKeys)
 	campaigns := campaign.New(db.Pool, l, partyRegistry)
+	campaigns.StartBatching(64)
 	clock := &atomic.Pointer[time.Time]{}
 	start := time.Now().UTC()
 	clock.Store(&start)
@@ -119,6 +120,7 @@ func newEnv(t testing.TB) *env {
 		v.key[r] = tok
 	}
 	t.Cleanup(func() {
+		campaigns.StopBatching()
 		l.Close()
 		vs, err := l.Check(context.Background())
 		if err != nil {

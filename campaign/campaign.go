@@ -92,6 +92,7 @@ type Service struct {
 	db     *pgxpool.Pool
 	ledger *ledger.Ledger
 	reg    *registry.Registry
+	batch  *commitBatcher
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }

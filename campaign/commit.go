@@ -101,9 +101,23 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 	if in.IdempotencyKey == "" {
 		return Commitment{}, &FieldError{"idempotency_key", errors.New("is required")}
 	}
+	if s.batch != nil {
+		return s.enqueue(ctx, in)
+	}
+	return s.commitOne(ctx, in)
+}
+
+// requestHash binds a commitment's idempotency key to the request.
+func requestHash(in CommitRequest) []byte {
 	reqBytes, _ := json.Marshal(in)
-	hash := sha256.Sum256(reqBytes)
-	if c, ok, err := s.replay(ctx, in.IdempotencyKey, hash[:]); ok || err != nil {
+	h := sha256.Sum256(reqBytes)
+	return h[:]
+}
+
+// commitOne commits one request in its own transaction.
+func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, error) {
+	hash := requestHash(in)
+	if c, ok, err := s.replay(ctx, in.IdempotencyKey, hash); ok || err != nil {
 		return c, err
 	}
 	var out Commitment
@@ -237,7 +251,7 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 				pending_transfer, cooling_off_until, acknowledged, idempotency_key, request_hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			cm.ID, c.ID, in.InvestorID, cm.Role, amount, cm.Shares, cm.Tier, cm.Quantity, cm.VehicleID, cm.PendingTransfer,
-			cm.CoolingOffUntil, in.Acknowledged, in.IdempotencyKey, hash[:]); err != nil {
+			cm.CoolingOffUntil, in.Acknowledged, in.IdempotencyKey, hash); err != nil {
 			return err
 		}
 		out = cm
@@ -249,7 +263,7 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 	})
 	if err != nil {
 		if pg.Constraint(err) == "commitments_idempotency_key_key" {
-			if c, ok, rerr := s.replay(ctx, in.IdempotencyKey, hash[:]); ok || rerr != nil {
+			if c, ok, rerr := s.replay(ctx, in.IdempotencyKey, hash); ok || rerr != nil {
 				return c, rerr
 			}
 		}

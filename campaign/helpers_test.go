@@ -44,7 +44,10 @@ func newWorld(t *testing.T) *world {
 	w.issuerCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "issuer"}, "t")
 	w.complianceCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t")
 	w.opsCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "operator"}, "t")
+	// Every test runs with group commit on, as the service does.
+	w.svc.StartBatching(64)
 	t.Cleanup(func() {
+		w.svc.StopBatching()
 		w.ledger.Close()
 		vs, err := w.ledger.Check(context.Background())
 		if err != nil {

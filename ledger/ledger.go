@@ -404,3 +404,45 @@ func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.Ping(ctx) }
 
 var pgxTxReadOnlySnapshot = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// Keyed is one request for ApplyEachTx: transfers under their own key.
+type Keyed struct {
+	Key       string
+	Transfers []TransferRequest
+	Ctx       context.Context // carries the actor for the request's audit event
+}
+
+// ApplyEachTx applies several independent requests inside the caller's
+// transaction with one set of statements, as the group-commit writer does:
+// each request succeeds or fails on its own (errs[i]). The returned error is
+// for the whole call (the database failed); then nothing may be trusted.
+func (l *Ledger) ApplyEachTx(ctx context.Context, tx pgx.Tx, reqs []Keyed) (entries []Entry, errs []error, err error) {
+	rs := make([]*request, len(reqs))
+	errs = make([]error, len(reqs))
+	var valid []*request
+	for i, k := range reqs {
+		rctx := k.Ctx
+		if rctx == nil {
+			rctx = ctx
+		}
+		r, verr := newRequest(rctx, k.Key, k.Transfers)
+		if verr != nil {
+			errs[i] = verr
+			continue
+		}
+		rs[i] = r
+		valid = append(valid, r)
+	}
+	if len(valid) > 0 {
+		if err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { return apply(ctx, sp, valid, false) }); err != nil {
+			return nil, nil, translate(err)
+		}
+	}
+	entries = make([]Entry, len(reqs))
+	for i, r := range rs {
+		if r != nil {
+			entries[i], errs[i] = r.entry, r.err
+		}
+	}
+	return entries, errs, nil
+}

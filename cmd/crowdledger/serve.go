@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg config) error {
 	reg := registry.New(pool, keys)
 	keyStore := auth.NewStore(pool)
 	campaigns := campaign.New(pool, lg, reg)
+	campaigns.StartBatching(cfg.LedgerMaxBatch)
 	e, _ := api.New(api.Deps{
 		RateLimit: api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
 		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervision.New(pool), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -125,6 +126,7 @@ func serve(ctx context.Context, cfg config) error {
 		<-sweepDone
 		<-schedDone
 		<-chainDone
+		campaigns.StopBatching()
 		lg.Close()
 		return fmt.Errorf("listen: %w", err)
 	case <-ctx.Done():
@@ -139,6 +141,7 @@ func serve(ctx context.Context, cfg config) error {
 	<-sweepDone
 	<-schedDone
 	<-chainDone
+	campaigns.StopBatching()
 	lg.Close()
 	// Link what the last requests wrote, so a clean stop leaves the chain complete.
 	if _, err := trail.Link(context.Background()); err != nil {

@@ -1,0 +1,523 @@
+package campaign
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
+	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
+)
+
+// Group commit for commitments. A viral campaign takes thousands of
+// commitments a second, all of them needing its row lock. One transaction
+// each would cap it at the disk's commit rate. Instead a writer collects
+// the commitments waiting and applies them in one transaction: the same
+// locks (campaigns, then parties, in id order), the same rules, run in
+// memory in arrival order against running totals, and set-based writes. A
+// batch that fails as a whole is retried one commitment at a time.
+//
+// Reward pledges take this path. Equity commitments need per-investor
+// qualification and rolling-window sums and still go one at a time.
+
+type commitJob struct {
+	ctx      context.Context
+	in       CommitRequest
+	hash     []byte
+	done     chan struct{}
+	out      Commitment
+	err      error
+	fallback bool // handle alone, after the batch
+	replayID uuid.UUID
+}
+
+type commitBatcher struct {
+	q      chan *commitJob
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+	max    int
+}
+
+// StartBatching turns on group commit for reward commitments, with at most
+// maxBatch commitments in one transaction. Call StopBatching to stop it.
+func (s *Service) StartBatching(maxBatch int) {
+	if maxBatch <= 0 {
+		maxBatch = 256
+	}
+	b := &commitBatcher{q: make(chan *commitJob, 4*maxBatch), max: maxBatch}
+	s.batch = b
+	b.wg.Add(1)
+	go s.batchWriter(b)
+}
+
+// StopBatching stops the batch writer after the commitments already queued.
+func (s *Service) StopBatching() {
+	if s.batch == nil {
+		return
+	}
+	b := s.batch
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.q)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+func (s *Service) enqueue(ctx context.Context, in CommitRequest) (Commitment, error) {
+	j := &commitJob{ctx: ctx, in: in, hash: requestHash(in), done: make(chan struct{})}
+	b := s.batch
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return s.commitOne(ctx, in)
+	}
+	select {
+	case b.q <- j:
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return Commitment{}, ctx.Err()
+	}
+	b.mu.RUnlock()
+	select {
+	case <-j.done:
+		return j.out, j.err
+	case <-ctx.Done():
+		return Commitment{}, ctx.Err() // it may still commit: the client retries with its key
+	}
+}
+
+func (s *Service) batchWriter(b *commitBatcher) {
+	defer b.wg.Done()
+	batch := make([]*commitJob, 0, b.max)
+	for first := range b.q {
+		batch = append(batch[:0], first)
+	collect:
+		for len(batch) < b.max {
+			select {
+			case j, ok := <-b.q:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, j)
+			default:
+				break collect
+			}
+		}
+		s.processBatch(batch)
+	}
+}
+
+func (s *Service) processBatch(jobs []*commitJob) {
+	live := make([]*commitJob, 0, len(jobs))
+	for _, j := range jobs {
+		if j.ctx.Err() != nil {
+			j.err = j.ctx.Err()
+			close(j.done)
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error { return s.commitMany(ctx, tx, live) })
+	for _, j := range live {
+		switch {
+		case err != nil || j.fallback:
+			j.out, j.err = s.commitOne(j.ctx, j.in)
+		case j.replayID != uuid.Nil:
+			j.out, j.err = s.Commitment(j.ctx, j.replayID, uuid.Nil)
+			j.out.Replayed = true
+		}
+		close(j.done)
+	}
+}
+
+type tierState struct {
+	price decimal.Decimal
+	limit *int
+	sold  int
+}
+
+// commitMany applies a batch inside tx. It sets each job's outcome (or
+// marks it for the one-at-a-time path); it resets them first, as the
+// transaction may be retried.
+func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) error {
+	for _, j := range jobs {
+		j.out, j.err, j.fallback, j.replayID = Commitment{}, nil, false, uuid.Nil
+	}
+	now := s.Now()
+	// Campaigns, locked in id order, and their tiers.
+	idSet := map[uuid.UUID]bool{}
+	for _, j := range jobs {
+		idSet[j.in.CampaignID] = true
+	}
+	ids := sortedIDs(idSet)
+	rows, err := tx.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return err
+	}
+	camps := map[uuid.UUID]*Campaign{}
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		camps[c.ID] = &c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	tiers := map[uuid.UUID]map[string]*tierState{}
+	rows, err = tx.Query(ctx, `SELECT campaign_id, tier, price, quantity_limit, sold FROM campaign_tiers WHERE campaign_id = ANY($1)`, ids)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var cid uuid.UUID
+		var name string
+		t := &tierState{}
+		if err := rows.Scan(&cid, &name, &t.price, &t.limit, &t.sold); err != nil {
+			rows.Close()
+			return err
+		}
+		if tiers[cid] == nil {
+			tiers[cid] = map[string]*tierState{}
+		}
+		tiers[cid][name] = t
+	}
+	rows.Close()
+	// Only live reward campaigns are batched; the rest go one at a time.
+	var work []*commitJob
+	keys := []string{}
+	seenKey := map[string]bool{}
+	for _, j := range jobs {
+		c := camps[j.in.CampaignID]
+		if c == nil || c.Kind != "reward" || seenKey[j.in.IdempotencyKey] {
+			j.fallback = true // unknown campaign, equity, or a duplicate key in this batch: the single path answers
+			continue
+		}
+		seenKey[j.in.IdempotencyKey] = true
+		work = append(work, j)
+		keys = append(keys, j.in.IdempotencyKey)
+	}
+	if len(work) == 0 {
+		return nil
+	}
+	existing := map[string]struct {
+		id   uuid.UUID
+		hash []byte
+	}{}
+	rows, err = tx.Query(ctx, `SELECT idempotency_key, id, request_hash FROM commitments WHERE idempotency_key = ANY($1)`, keys)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k string
+		var e struct {
+			id   uuid.UUID
+			hash []byte
+		}
+		if err := rows.Scan(&k, &e.id, &e.hash); err != nil {
+			rows.Close()
+			return err
+		}
+		existing[k] = e
+	}
+	rows.Close()
+	// Parties: investors and issuers, locked in id order (as the single path's gate does).
+	partySet := map[uuid.UUID]bool{}
+	var investors, issuers []uuid.UUID
+	for _, j := range work {
+		partySet[j.in.InvestorID] = true
+		partySet[camps[j.in.CampaignID].IssuerID] = true
+		investors = append(investors, j.in.InvestorID)
+		issuers = append(issuers, camps[j.in.CampaignID].IssuerID)
+	}
+	parties := sortedIDs(partySet)
+	status := map[uuid.UUID]string{}
+	rows, err = tx.Query(ctx, `SELECT id, status FROM parties WHERE id = ANY($1) ORDER BY id FOR UPDATE`, parties)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return err
+		}
+		status[id] = st
+	}
+	rows.Close()
+	if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		return err
+	}
+	black := map[uuid.UUID]bool{}
+	rows, err = tx.Query(ctx, `SELECT p.id FROM parties p WHERE p.id = ANY($1) AND EXISTS (SELECT 1 FROM list_entries e
+		WHERE e.list = 'black' AND (e.party_id = p.id OR e.doc_lookup = p.doc_lookup)
+		  AND e.effective_from <= $2 AND (e.effective_to IS NULL OR e.effective_to > $2) AND (e.ended_at IS NULL OR e.ended_at > $2))`, parties, now)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		black[id] = true
+	}
+	rows.Close()
+	related := map[[2]uuid.UUID]bool{}
+	rows, err = tx.Query(ctx, `SELECT issuer_id, related_id FROM party_relations WHERE issuer_id = ANY($1) AND related_id = ANY($2)`, issuers, investors)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var a, b uuid.UUID
+		if err := rows.Scan(&a, &b); err != nil {
+			rows.Close()
+			return err
+		}
+		related[[2]uuid.UUID{a, b}] = true
+	}
+	rows.Close()
+	liveInvestor := map[[2]uuid.UUID]bool{}
+	rows, err = tx.Query(ctx, `SELECT DISTINCT campaign_id, investor_id FROM commitments WHERE campaign_id = ANY($1) AND investor_id = ANY($2) AND state = 'live'`, ids, investors)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var a, b uuid.UUID
+		if err := rows.Scan(&a, &b); err != nil {
+			rows.Close()
+			return err
+		}
+		liveInvestor[[2]uuid.UUID{a, b}] = true
+	}
+	rows.Close()
+	walletKeys := make([]string, 0, len(work))
+	for _, j := range work {
+		walletKeys = append(walletKeys, "wallet:"+j.in.InvestorID.String()+":"+camps[j.in.CampaignID].Target.Currency().Code())
+	}
+	wallets := map[string]uuid.UUID{}
+	rows, err = tx.Query(ctx, `SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, walletKeys)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k string
+		var id uuid.UUID
+		if err := rows.Scan(&k, &id); err != nil {
+			rows.Close()
+			return err
+		}
+		wallets[k] = id
+	}
+	rows.Close()
+
+	// The rules, in arrival order, against running totals.
+	committed := map[uuid.UUID]money.Amount{}
+	for id, c := range camps {
+		committed[id] = c.Committed
+	}
+	var accepted []*commitJob
+	var keyed []ledger.Keyed
+	for i, j := range work {
+		if e, ok := existing[j.in.IdempotencyKey]; ok {
+			if !bytes.Equal(e.hash, j.hash) {
+				j.err = ErrIdempotencyConflict
+			} else {
+				j.replayID = e.id
+			}
+			continue
+		}
+		c := camps[j.in.CampaignID]
+		if c.State != Live || now.Before(c.StartsAt) || !now.Before(c.Deadline) {
+			j.err = fmt.Errorf("%w (state %s)", ErrNotLive, c.State)
+			continue
+		}
+		if j.in.Tier == "" || j.in.Quantity <= 0 || j.in.Shares != 0 {
+			j.err = &FieldError{"tier", errors.New("a reward commitment names a tier and a positive quantity")}
+			continue
+		}
+		t := tiers[c.ID][j.in.Tier]
+		if t == nil {
+			j.err = &FieldError{"tier", errors.New("no such tier")}
+			continue
+		}
+		if t.limit != nil && t.sold+j.in.Quantity > *t.limit {
+			j.err = &CapError{Kind: ErrSoldOut, Remaining: fmt.Sprint(*t.limit - t.sold)}
+			continue
+		}
+		amt, err := money.FromDecimal(c.Target.Currency(), t.price.Mul(decimal.NewFromInt(int64(j.in.Quantity))))
+		if err != nil {
+			j.err = &FieldError{"quantity", err}
+			continue
+		}
+		left, _ := c.HardCap.Sub(committed[c.ID])
+		if amt.Cmp(left) > 0 {
+			j.err = &CapError{Kind: ErrHardCap, Remaining: left.String()}
+			continue
+		}
+		pack, err := compliance.Pack(c.Pack, now)
+		if err != nil {
+			return err
+		}
+		res := compliance.CheckCommitment(compliance.Facts{At: now, Pack: pack, Amount: amt, Reward: true, CampaignRisk: c.RiskLevel,
+			InvestorVerified: status[j.in.InvestorID] == registry.StatusVerified, IssuerVerified: status[c.IssuerID] == registry.StatusVerified,
+			InvestorBlacklisted: black[j.in.InvestorID], IssuerBlacklisted: black[c.IssuerID], InvestorIsIssuer: j.in.InvestorID == c.IssuerID,
+			InvestorRelated: related[[2]uuid.UUID{c.IssuerID, j.in.InvestorID}], Acknowledged: j.in.Acknowledged})
+		if err := res.Err(); err != nil {
+			j.err = err
+			continue
+		}
+		wallet, ok := wallets[walletKeys[i]]
+		if !ok {
+			j.err = ErrNoWallet
+			continue
+		}
+		cm := Commitment{ID: uuid.New(), CampaignID: c.ID, InvestorID: j.in.InvestorID, Role: "backer", Amount: amt, State: "live", CreatedAt: now}
+		tier, qty := j.in.Tier, j.in.Quantity
+		cm.Tier, cm.Quantity = &tier, &qty
+		switch {
+		case pack.CoolingOff.AfterCommit > 0:
+			u := now.Add(pack.CoolingOff.AfterCommit)
+			cm.CoolingOffUntil = &u
+		case pack.CoolingOff.BeforeDeadline > 0:
+			u := c.Deadline.Add(-pack.CoolingOff.BeforeDeadline)
+			cm.CoolingOffUntil = &u
+		}
+		j.out = cm
+		t.sold += qty
+		committed[c.ID], _ = committed[c.ID].Add(amt)
+		accepted = append(accepted, j)
+		keyed = append(keyed, ledger.Keyed{Key: "commitment:" + j.in.IdempotencyKey, Ctx: j.ctx, Transfers: []ledger.TransferRequest{{Kind: ledger.KindPending,
+			DebitAccountID: wallet, CreditAccountID: c.EscrowAccountID, Amount: amt, Code: "commitment",
+			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"investor_id":%q}`, c.ID, cm.ID, j.in.InvestorID))}}})
+	}
+	if len(accepted) == 0 {
+		return nil
+	}
+	entries, errs, err := s.ledger.ApplyEachTx(ctx, tx, keyed)
+	if err != nil {
+		return err
+	}
+	// What the ledger refused (insufficient funds, a frozen wallet) is out; the rest is written.
+	type agg struct {
+		amount    money.Amount
+		investors int
+		events    []audit.Event
+	}
+	per := map[uuid.UUID]*agg{}
+	soldBy := map[[2]string]int{}
+	var (
+		cIDs, cCamps, cInvs, cPend []uuid.UUID
+		cAmounts                   []decimal.Decimal
+		cTiers, cKeys              []string
+		cQty                       []int32
+		cCool                      []*time.Time
+		cAck                       []bool
+		cHashes                    [][]byte
+		events                     []audit.Event
+	)
+	for k, j := range accepted {
+		if errs[k] != nil {
+			j.err, j.out = errs[k], Commitment{}
+			continue
+		}
+		cm := &j.out
+		cm.PendingTransfer = entries[k].Transfers[0].ID
+		a := per[cm.CampaignID]
+		if a == nil {
+			a = &agg{amount: money.Zero(cm.Amount.Currency())}
+			per[cm.CampaignID] = a
+		}
+		a.amount, _ = a.amount.Add(cm.Amount)
+		pair := [2]uuid.UUID{cm.CampaignID, cm.InvestorID}
+		if !liveInvestor[pair] {
+			liveInvestor[pair] = true
+			a.investors++
+		}
+		soldBy[[2]string{cm.CampaignID.String(), *cm.Tier}] += *cm.Quantity
+		cIDs, cCamps, cInvs, cPend = append(cIDs, cm.ID), append(cCamps, cm.CampaignID), append(cInvs, cm.InvestorID), append(cPend, cm.PendingTransfer)
+		cAmounts, cTiers, cKeys = append(cAmounts, cm.Amount.Decimal()), append(cTiers, *cm.Tier), append(cKeys, j.in.IdempotencyKey)
+		cQty, cCool, cAck, cHashes = append(cQty, int32(*cm.Quantity)), append(cCool, cm.CoolingOffUntil), append(cAck, j.in.Acknowledged), append(cHashes, j.hash)
+		ev, err := audit.New(j.ctx, "campaign.commit", []string{cm.CampaignID.String()}, map[string]any{"commitment_id": cm.ID, "investor_id": cm.InvestorID,
+			"amount": cm.Amount.String(), "currency": cm.Amount.Currency().Code(), "role": cm.Role, "transfer_id": cm.PendingTransfer})
+		if err != nil {
+			return err
+		}
+		events = append(events, ev)
+	}
+	if len(cIDs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, pending_transfer, cooling_off_until,
+			acknowledged, idempotency_key, request_hash, created_at, state_at)
+		SELECT u.id, u.camp, u.inv, 'backer', u.amount, u.tier, u.qty, u.pend, u.cool, u.ack, u.key, u.hash, $12, $12
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::int4[], $7::uuid[], $8::timestamptz[], $9::bool[],
+			$10::text[], $11::bytea[]) AS u(id, camp, inv, amount, tier, qty, pend, cool, ack, key, hash)`,
+		cIDs, cCamps, cInvs, cAmounts, cTiers, cQty, cPend, cCool, cAck, cKeys, cHashes, now)
+	for k, n := range soldBy {
+		b.Queue(`UPDATE campaign_tiers SET sold = sold + $3 WHERE campaign_id = $1::uuid AND tier = $2`, k[0], k[1], n)
+	}
+	for id, a := range per {
+		c := camps[id]
+		after, _ := c.Committed.Add(a.amount)
+		var ms []string
+		for _, m := range []struct {
+			name string
+			pct  int64
+		}{{"50%", 50}, {"100%", 100}} {
+			th := c.Target.Decimal().Mul(decimal.NewFromInt(m.pct)).Div(decimal.NewFromInt(100))
+			has := false
+			for _, x := range c.Milestones {
+				has = has || x == m.name
+			}
+			if !has && after.Decimal().Cmp(th) >= 0 {
+				ms = append(ms, m.name)
+				ev, err := audit.New(ctx, "campaign.milestone", []string{id.String()}, map[string]any{"milestone": m.name, "committed": after.String()})
+				if err != nil {
+					return err
+				}
+				events = append(events, ev)
+			}
+		}
+		b.Queue(`UPDATE campaigns SET committed = committed + $2, investors = investors + $3, milestones = milestones || $4::text[] WHERE id = $1`,
+			id, a.amount.Decimal(), a.investors, ms)
+	}
+	audit.QueueAppend(b, events)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+func sortedIDs(set map[uuid.UUID]bool) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+	return out
+}
