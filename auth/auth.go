@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,10 +69,26 @@ var (
 const prefix = "cl_"
 
 // Store keeps API keys in PostgreSQL.
-type Store struct{ db pg.DBTX }
+type Store struct {
+	db pg.DBTX
+	// CacheTTL, when positive, keeps authenticated keys in memory that long,
+	// saving a query per request. A key revoked by another process keeps
+	// working here for at most that long; one revoked by this process stops
+	// at once.
+	CacheTTL time.Duration
+	mu       sync.Mutex
+	cache    map[uuid.UUID]cached
+}
+
+type cached struct {
+	p       Principal
+	hash    [32]byte
+	until   time.Time
+	expires *time.Time
+}
 
 // NewStore returns a store on db.
-func NewStore(db pg.DBTX) *Store { return &Store{db: db} }
+func NewStore(db pg.DBTX) *Store { return &Store{db: db, cache: map[uuid.UUID]cached{}} }
 
 // Create makes a key and returns its principal and the secret token, which
 // is never stored and cannot be shown again.
@@ -129,30 +146,48 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 		return Principal{}, ErrUnauthenticated
 	}
 	id, _ := uuid.FromBytes(idBytes)
+	sum := sha256.Sum256(secret)
+	if s.CacheTTL > 0 {
+		s.mu.Lock()
+		c, ok := s.cache[id]
+		s.mu.Unlock()
+		now := time.Now()
+		if ok && now.Before(c.until) && (c.expires == nil || now.Before(*c.expires)) && subtle.ConstantTimeCompare(sum[:], c.hash[:]) == 1 {
+			return c.p, nil
+		}
+	}
 	var (
 		p    = Principal{KeyID: id}
 		hash []byte
 		role string
 	)
-	err := s.db.QueryRow(ctx, `SELECT secret_hash, role, subject, name FROM api_keys
+	var expires *time.Time
+	err := s.db.QueryRow(ctx, `SELECT secret_hash, role, subject, name, expires_at FROM api_keys
 		WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, id).
-		Scan(&hash, &role, &p.Subject, &p.Name)
+		Scan(&hash, &role, &p.Subject, &p.Name, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up api key: %w", err)
 	}
-	sum := sha256.Sum256(secret)
 	if subtle.ConstantTimeCompare(sum[:], hash) != 1 {
 		return Principal{}, ErrUnauthenticated
 	}
 	p.Role = Role(role)
+	if s.CacheTTL > 0 {
+		s.mu.Lock()
+		s.cache[id] = cached{p: p, hash: sum, until: time.Now().Add(s.CacheTTL), expires: expires}
+		s.mu.Unlock()
+	}
 	return p, nil
 }
 
 // Revoke ends a key; it keeps working for no request that starts afterwards.
 func (s *Store) Revoke(ctx context.Context, id uuid.UUID) error {
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
 	ev, err := audit.New(ctx, "auth.key.revoke", []string{id.String()}, map[string]any{})
 	if err != nil {
 		return err

@@ -171,42 +171,37 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 		idSet[j.in.CampaignID] = true
 	}
 	ids := sortedIDs(idSet)
-	rows, err := tx.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	if err != nil {
-		return err
-	}
 	camps := map[uuid.UUID]*Campaign{}
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		camps[c.ID] = &c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	tiers := map[uuid.UUID]map[string]*tierState{}
-	rows, err = tx.Query(ctx, `SELECT campaign_id, tier, price, quantity_limit, sold FROM campaign_tiers WHERE campaign_id = ANY($1)`, ids)
-	if err != nil {
+	b1 := &pgx.Batch{}
+	b1.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE`, pg.UUIDs(ids)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			c, err := scanCampaign(rows)
+			if err != nil {
+				return err
+			}
+			camps[c.ID] = &c
+		}
+		return rows.Err()
+	})
+	b1.Queue(`SELECT campaign_id, tier, price, quantity_limit, sold FROM campaign_tiers WHERE campaign_id = ANY($1)`, pg.UUIDs(ids)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var cid uuid.UUID
+			var name string
+			t := &tierState{}
+			if err := rows.Scan(&cid, &name, &t.price, &t.limit, &t.sold); err != nil {
+				return err
+			}
+			if tiers[cid] == nil {
+				tiers[cid] = map[string]*tierState{}
+			}
+			tiers[cid][name] = t
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b1).Close(); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var cid uuid.UUID
-		var name string
-		t := &tierState{}
-		if err := rows.Scan(&cid, &name, &t.price, &t.limit, &t.sold); err != nil {
-			rows.Close()
-			return err
-		}
-		if tiers[cid] == nil {
-			tiers[cid] = map[string]*tierState{}
-		}
-		tiers[cid][name] = t
-	}
-	rows.Close()
 	// Only live reward campaigns are batched; the rest go one at a time.
 	var work []*commitJob
 	keys := []string{}
@@ -224,118 +219,103 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 	if len(work) == 0 {
 		return nil
 	}
+	// Everything the rules need, in one pipeline: parties locked in id order
+	// (as the single path's gate does), then read after the locks.
+	partySet := map[uuid.UUID]bool{}
+	var investors, issuers []uuid.UUID
+	walletKeys := make([]string, 0, len(work))
+	for _, j := range work {
+		c := camps[j.in.CampaignID]
+		partySet[j.in.InvestorID], partySet[c.IssuerID] = true, true
+		investors, issuers = append(investors, j.in.InvestorID), append(issuers, c.IssuerID)
+		walletKeys = append(walletKeys, "wallet:"+j.in.InvestorID.String()+":"+c.Target.Currency().Code())
+	}
+	parties := sortedIDs(partySet)
 	existing := map[string]struct {
 		id   uuid.UUID
 		hash []byte
 	}{}
-	rows, err = tx.Query(ctx, `SELECT idempotency_key, id, request_hash FROM commitments WHERE idempotency_key = ANY($1)`, keys)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var k string
-		var e struct {
-			id   uuid.UUID
-			hash []byte
-		}
-		if err := rows.Scan(&k, &e.id, &e.hash); err != nil {
-			rows.Close()
-			return err
-		}
-		existing[k] = e
-	}
-	rows.Close()
-	// Parties: investors and issuers, locked in id order (as the single path's gate does).
-	partySet := map[uuid.UUID]bool{}
-	var investors, issuers []uuid.UUID
-	for _, j := range work {
-		partySet[j.in.InvestorID] = true
-		partySet[camps[j.in.CampaignID].IssuerID] = true
-		investors = append(investors, j.in.InvestorID)
-		issuers = append(issuers, camps[j.in.CampaignID].IssuerID)
-	}
-	parties := sortedIDs(partySet)
 	status := map[uuid.UUID]string{}
-	rows, err = tx.Query(ctx, `SELECT id, status FROM parties WHERE id = ANY($1) ORDER BY id FOR UPDATE`, parties)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id uuid.UUID
-		var st string
-		if err := rows.Scan(&id, &st); err != nil {
-			rows.Close()
-			return err
-		}
-		status[id] = st
-	}
-	rows.Close()
-	if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
-		return err
-	}
 	black := map[uuid.UUID]bool{}
-	rows, err = tx.Query(ctx, `SELECT p.id FROM parties p WHERE p.id = ANY($1) AND EXISTS (SELECT 1 FROM list_entries e
-		WHERE e.list = 'black' AND (e.party_id = p.id OR e.doc_lookup = p.doc_lookup)
-		  AND e.effective_from <= $2 AND (e.effective_to IS NULL OR e.effective_to > $2) AND (e.ended_at IS NULL OR e.ended_at > $2))`, parties, now)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		black[id] = true
-	}
-	rows.Close()
 	related := map[[2]uuid.UUID]bool{}
-	rows, err = tx.Query(ctx, `SELECT issuer_id, related_id FROM party_relations WHERE issuer_id = ANY($1) AND related_id = ANY($2)`, issuers, investors)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var a, b uuid.UUID
-		if err := rows.Scan(&a, &b); err != nil {
-			rows.Close()
-			return err
-		}
-		related[[2]uuid.UUID{a, b}] = true
-	}
-	rows.Close()
 	liveInvestor := map[[2]uuid.UUID]bool{}
-	rows, err = tx.Query(ctx, `SELECT DISTINCT campaign_id, investor_id FROM commitments WHERE campaign_id = ANY($1) AND investor_id = ANY($2) AND state = 'live'`, ids, investors)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var a, b uuid.UUID
-		if err := rows.Scan(&a, &b); err != nil {
-			rows.Close()
-			return err
-		}
-		liveInvestor[[2]uuid.UUID{a, b}] = true
-	}
-	rows.Close()
-	walletKeys := make([]string, 0, len(work))
-	for _, j := range work {
-		walletKeys = append(walletKeys, "wallet:"+j.in.InvestorID.String()+":"+camps[j.in.CampaignID].Target.Currency().Code())
-	}
 	wallets := map[string]uuid.UUID{}
-	rows, err = tx.Query(ctx, `SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, walletKeys)
-	if err != nil {
+	b2 := &pgx.Batch{}
+	b2.Queue(`SELECT id, status FROM parties WHERE id = ANY($1) ORDER BY id FOR UPDATE`, pg.UUIDs(parties)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id uuid.UUID
+			var st string
+			if err := rows.Scan(&id, &st); err != nil {
+				return err
+			}
+			status[id] = st
+		}
+		return rows.Err()
+	})
+	b2.Queue(`SELECT clock_timestamp()`).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
+	b2.Queue(`SELECT idempotency_key, id, request_hash FROM commitments WHERE idempotency_key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k string
+			var e struct {
+				id   uuid.UUID
+				hash []byte
+			}
+			if err := rows.Scan(&k, &e.id, &e.hash); err != nil {
+				return err
+			}
+			existing[k] = e
+		}
+		return rows.Err()
+	})
+	b2.Queue(`SELECT p.id FROM parties p WHERE p.id = ANY($1) AND EXISTS (SELECT 1 FROM list_entries e
+		WHERE e.list = 'black' AND (e.party_id = p.id OR e.doc_lookup = p.doc_lookup)
+		  AND e.effective_from <= clock_timestamp() AND (e.effective_to IS NULL OR e.effective_to > clock_timestamp())
+		  AND (e.ended_at IS NULL OR e.ended_at > clock_timestamp()))`, pg.UUIDs(parties)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			black[id] = true
+		}
+		return rows.Err()
+	})
+	b2.Queue(`SELECT issuer_id, related_id FROM party_relations WHERE issuer_id = ANY($1) AND related_id = ANY($2)`, pg.UUIDs(issuers), pg.UUIDs(investors)).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var a, b uuid.UUID
+				if err := rows.Scan(&a, &b); err != nil {
+					return err
+				}
+				related[[2]uuid.UUID{a, b}] = true
+			}
+			return rows.Err()
+		})
+	b2.Queue(`SELECT DISTINCT campaign_id, investor_id FROM commitments WHERE campaign_id = ANY($1) AND investor_id = ANY($2) AND state = 'live'`,
+		pg.UUIDs(ids), pg.UUIDs(investors)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var a, b uuid.UUID
+			if err := rows.Scan(&a, &b); err != nil {
+				return err
+			}
+			liveInvestor[[2]uuid.UUID{a, b}] = true
+		}
+		return rows.Err()
+	})
+	b2.Queue(`SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, walletKeys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k string
+			var id uuid.UUID
+			if err := rows.Scan(&k, &id); err != nil {
+				return err
+			}
+			wallets[k] = id
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b2).Close(); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var k string
-		var id uuid.UUID
-		if err := rows.Scan(&k, &id); err != nil {
-			rows.Close()
-			return err
-		}
-		wallets[k] = id
-	}
-	rows.Close()
 
 	// The rules, in arrival order, against running totals.
 	committed := map[uuid.UUID]money.Amount{}
@@ -480,7 +460,7 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 		SELECT u.id, u.camp, u.inv, 'backer', u.amount, u.tier, u.qty, u.pend, u.cool, u.ack, u.key, u.hash, $12, $12
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::int4[], $7::uuid[], $8::timestamptz[], $9::bool[],
 			$10::text[], $11::bytea[]) AS u(id, camp, inv, amount, tier, qty, pend, cool, ack, key, hash)`,
-		cIDs, cCamps, cInvs, cAmounts, cTiers, cQty, cPend, cCool, cAck, cKeys, cHashes, now)
+		pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), cAmounts, cTiers, cQty, pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, now)
 	for k, n := range soldBy {
 		b.Queue(`UPDATE campaign_tiers SET sold = sold + $3 WHERE campaign_id = $1::uuid AND tier = $2`, k[0], k[1], n)
 	}

@@ -433,8 +433,10 @@ func (l *Ledger) ApplyEachTx(ctx context.Context, tx pgx.Tx, reqs []Keyed) (entr
 		rs[i] = r
 		valid = append(valid, r)
 	}
+	// No savepoint: a request that fails writes nothing, and a database
+	// error fails the caller's whole transaction, which it then retries.
 	if len(valid) > 0 {
-		if err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { return apply(ctx, sp, valid, false) }); err != nil {
+		if err := apply(ctx, tx, valid, false); err != nil {
 			return nil, nil, translate(err)
 		}
 	}

@@ -37,6 +37,8 @@ type config struct {
 	// RateRPS and RateBurst bound each API key's requests (0: unlimited).
 	RateRPS   int64
 	RateBurst int64
+	// AuthCacheTTL keeps authenticated keys in memory (0: query every request).
+	AuthCacheTTL time.Duration
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmode=disable"
@@ -44,7 +46,7 @@ const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmo
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
-		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000}
+		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AuthCacheTTL: 2 * time.Second}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -89,6 +91,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("PENDING_SWEEP_INTERVAL", &c.SweepInterval)
 	dur("AUDIT_CHAIN_INTERVAL", &c.ChainInterval)
+	if v := getenv("AUTH_CACHE_TTL"); v == "0" {
+		c.AuthCacheTTL = 0
+	} else {
+		dur("AUTH_CACHE_TTL", &c.AuthCacheTTL)
+	}
 	num("AUDIT_CHECKPOINT_EVERY", 1, 1_000_000, func(n int64) { c.CheckpointEvery = n })
 	str("AUDIT_SIGNING_KEY", &c.AuditSigningKey)
 	num("RATE_LIMIT_RPS", 0, 1_000_000, func(n int64) { c.RateRPS = n })

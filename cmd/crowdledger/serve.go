@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	_ "net/http/pprof" // served only on DEBUG_ADDR
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +81,7 @@ func serve(ctx context.Context, cfg config) error {
 	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
 	reg := registry.New(pool, keys)
 	keyStore := auth.NewStore(pool)
+	keyStore.CacheTTL = cfg.AuthCacheTTL
 	campaigns := campaign.New(pool, lg, reg)
 	campaigns.StartBatching(cfg.LedgerMaxBatch)
 	e, _ := api.New(api.Deps{
@@ -115,6 +118,10 @@ func serve(ctx context.Context, cfg config) error {
 		linkAudit(sweepCtx, trail, cfg.ChainInterval, log)
 	}()
 
+	if addr := getenvDebug(); addr != "" {
+		// Profiling for operators, on a separate (loopback) address only when asked for.
+		go func() { _ = http.ListenAndServe(addr, http.DefaultServeMux) }() //nolint:gosec
+	}
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("listening", zap.String("addr", cfg.ListenAddr))
@@ -211,3 +218,6 @@ func runScheduler(ctx context.Context, s *campaign.Service, every time.Duration,
 		}
 	}
 }
+
+// getenvDebug is the DEBUG_ADDR for pprof ("" disables it).
+func getenvDebug() string { return os.Getenv("DEBUG_ADDR") }

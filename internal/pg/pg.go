@@ -130,3 +130,14 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		(code == "" && strings.Contains(err.Error(), "conn closed"))
 }
+
+// UUIDs converts ids for pgx's binary uuid codec: google/uuid's
+// driver.Valuer goes through strings (and a failed plan) first, which costs
+// on set-based writes of thousands of ids.
+func UUIDs[T ~[16]byte](ids []T) [][16]byte {
+	out := make([][16]byte, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
