@@ -467,12 +467,24 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::int4[], $7::uuid[], $8::timestamptz[], $9::bool[],
 			$10::text[], $11::bytea[]) AS u(id, camp, inv, amount, tier, qty, pend, cool, ack, key, hash)`,
 		pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), cAmounts, cTiers, cQty, pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, now)
+	// Set-based: one statement for every tier and one for every campaign,
+	// however many campaigns the batch touched.
+	var tCamp []uuid.UUID
+	var tTier []string
+	var tQty []int32
 	for k, n := range soldBy {
-		b.Queue(`UPDATE campaign_tiers SET sold = sold + $3 WHERE campaign_id = $1::uuid AND tier = $2`, k[0], k[1], n)
+		id, _ := uuid.Parse(k[0])
+		tCamp, tTier, tQty = append(tCamp, id), append(tTier, k[1]), append(tQty, int32(n))
 	}
+	b.Queue(`UPDATE campaign_tiers t SET sold = t.sold + u.qty FROM unnest($1::uuid[], $2::text[], $3::int4[]) AS u(camp, tier, qty)
+		WHERE t.campaign_id = u.camp AND t.tier = u.tier`, pg.UUIDs(tCamp), tTier, tQty)
+	var uID []uuid.UUID
+	var uAmt []decimal.Decimal
+	var uInv []int32
 	for id, a := range per {
 		c := camps[id]
 		after, _ := c.Committed.Add(a.amount)
+		uID, uAmt, uInv = append(uID, id), append(uAmt, a.amount.Decimal()), append(uInv, int32(a.investors))
 		var ms []string
 		for _, m := range []struct {
 			name string
@@ -492,9 +504,12 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 				events = append(events, ev)
 			}
 		}
-		b.Queue(`UPDATE campaigns SET committed = committed + $2, investors = investors + $3, milestones = milestones || $4::text[] WHERE id = $1`,
-			id, a.amount.Decimal(), a.investors, ms)
+		if len(ms) > 0 {
+			b.Queue(`UPDATE campaigns SET milestones = milestones || $2::text[] WHERE id = $1`, id, ms)
+		}
 	}
+	b.Queue(`UPDATE campaigns c SET committed = c.committed + u.amount, investors = c.investors + u.inv
+		FROM unnest($1::uuid[], $2::numeric[], $3::int4[]) AS u(id, amount, inv) WHERE c.id = u.id`, pg.UUIDs(uID), uAmt, uInv)
 	audit.QueueAppend(b, events)
 	return tx.SendBatch(ctx, b).Close()
 }

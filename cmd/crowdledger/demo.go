@@ -115,12 +115,19 @@ func mustInt(n int64) int64 {
 }
 
 func (d *demoClient) party(role, name string) (string, error) {
-	doc := obj{"type": "prc_resident_id", "number": newResidentID()}
-	entity := "individual"
-	if role == "issuer" {
-		doc, entity = obj{"type": "prc_uscc", "number": newUSCC()}, "institution"
+	var p obj
+	var err error
+	for try := 0; try < 5; try++ { // random numbers can collide with someone already registered
+		doc := obj{"type": "prc_resident_id", "number": newResidentID()}
+		entity := "individual"
+		if role == "issuer" {
+			doc, entity = obj{"type": "prc_uscc", "number": newUSCC()}, "institution"
+		}
+		p, err = d.call("POST", "/v1/parties", d.op, obj{"role": role, "entity": entity, "jurisdiction": "CN", "name": name, "document": doc}, 201)
+		if err == nil || !strings.Contains(err.Error(), "party_exists") {
+			break
+		}
 	}
-	p, err := d.call("POST", "/v1/parties", d.op, obj{"role": role, "entity": entity, "jurisdiction": "CN", "name": name, "document": doc}, 201)
 	if err != nil {
 		return "", err
 	}
