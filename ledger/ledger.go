@@ -372,10 +372,12 @@ func (l *Ledger) CloseAccount(ctx context.Context, id uuid.UUID) (Account, error
 // derived from the pending transfer, so processes sweeping at once void
 // each transfer exactly once.
 func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
+	// The time is a parameter, not clock_timestamp(): a volatile function
+	// cannot drive the expires_at index, and the sweep would scan every transfer.
 	rows, err := l.db.Query(ctx, `SELECT p.id FROM transfers p
-		WHERE p.expires_at <= clock_timestamp()
+		WHERE p.expires_at IS NOT NULL AND p.expires_at <= $2
 		  AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)
-		ORDER BY p.expires_at LIMIT $1`, limit)
+		ORDER BY p.expires_at LIMIT $1`, limit, time.Now())
 	if err != nil {
 		return 0, fmt.Errorf("find expired pending transfers: %w", err)
 	}
