@@ -110,9 +110,12 @@ func (t *Trail) Link(ctx context.Context) (int, error) {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("chain head: %w", err)
 	}
+	// A scalar probe of audit_chain's unique index per event, not NOT
+	// EXISTS: the planner turned that into a hash anti-join that read the
+	// whole chain every round, so chaining slowed as the chain grew.
 	rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM audit_events e
 		WHERE e.xid >= $1 AND e.xid < $2
-		  AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_seq = e.seq)
+		  AND (SELECT true FROM audit_chain c WHERE c.event_seq = e.seq) IS NULL
 		ORDER BY e.seq`, lastXmin, xmin)
 	if err != nil {
 		return 0, fmt.Errorf("chainer: read events: %w", err)

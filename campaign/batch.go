@@ -228,12 +228,13 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 	// Everything the rules need, in one pipeline: parties locked in id order
 	// (as the single path's gate does), then read after the locks.
 	partySet := map[uuid.UUID]bool{}
-	var investors, issuers []uuid.UUID
+	var investors, issuers, campsOfWork []uuid.UUID
 	walletKeys := make([]string, 0, len(work))
 	for _, j := range work {
 		c := camps[j.in.CampaignID]
 		partySet[j.in.InvestorID], partySet[c.IssuerID] = true, true
 		investors, issuers = append(investors, j.in.InvestorID), append(issuers, c.IssuerID)
+		campsOfWork = append(campsOfWork, j.in.CampaignID)
 		walletKeys = append(walletKeys, "wallet:"+j.in.InvestorID.String()+":"+c.Target.Currency().Code())
 	}
 	parties := sortedIDs(partySet)
@@ -297,8 +298,12 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 			}
 			return rows.Err()
 		})
-	b2.Queue(`SELECT DISTINCT campaign_id, investor_id FROM commitments WHERE campaign_id = ANY($1) AND investor_id = ANY($2) AND state = 'live'`,
-		pg.UUIDs(ids), pg.UUIDs(investors)).Query(func(rows pgx.Rows) error {
+	// One index probe per (campaign, investor) pair: with two ANY lists the
+	// generic plan probed by campaign only and filtered every live
+	// commitment of a hot campaign, so each batch slowed as it grew.
+	b2.Queue(`SELECT u.c, u.i FROM unnest($1::uuid[], $2::uuid[]) AS u(c, i)
+		WHERE EXISTS (SELECT 1 FROM commitments m WHERE m.campaign_id = u.c AND m.investor_id = u.i AND m.state = 'live')`,
+		pg.UUIDs(campsOfWork), pg.UUIDs(investors)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var a, b uuid.UUID
 			if err := rows.Scan(&a, &b); err != nil {

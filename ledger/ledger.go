@@ -374,9 +374,11 @@ func (l *Ledger) CloseAccount(ctx context.Context, id uuid.UUID) (Account, error
 func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
 	// The time is a parameter, not clock_timestamp(): a volatile function
 	// cannot drive the expires_at index, and the sweep would scan every transfer.
+	// The resolution check is a scalar probe of the pending_id index: as NOT
+	// EXISTS it became a hash anti-join reading every transfer each second.
 	rows, err := l.db.Query(ctx, `SELECT p.id FROM transfers p
 		WHERE p.expires_at IS NOT NULL AND p.expires_at <= $2
-		  AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)
+		  AND (SELECT true FROM transfers r WHERE r.pending_id = p.id) IS NULL
 		ORDER BY p.expires_at LIMIT $1`, limit, time.Now())
 	if err != nil {
 		return 0, fmt.Errorf("find expired pending transfers: %w", err)

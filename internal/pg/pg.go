@@ -40,6 +40,13 @@ func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	// JIT pays off for long analytic scans, not for this service's short
+	// statements: generic plans with pessimistic estimates crossed
+	// jit_above_cost and compiled on every run of the expiry sweep and the
+	// audit chainer, 10-300 ms of CPU each. The URL may still turn it on.
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxdecimal.Register(conn.TypeMap())
 		return nil
