@@ -44,8 +44,18 @@ func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 	// statements: generic plans with pessimistic estimates crossed
 	// jit_above_cost and compiled on every run of the expiry sweep and the
 	// audit chainer, 10-300 ms of CPU each. The URL may still turn it on.
-	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
-		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	//
+	// Custom plans: pgx prepares every statement, and PostgreSQL keeps a
+	// prepared statement's generic plan until something invalidates it. A
+	// plan made while a table was nearly empty (a fresh database, the first
+	// minutes of a campaign) stayed a sequential scan as the table grew to
+	// 100k rows, and throughput fell by half until the service restarted.
+	// Planning afresh costs tens of microseconds per statement; batches
+	// carry dozens of transfers per statement.
+	for k, v := range map[string]string{"jit": "off", "plan_cache_mode": "force_custom_plan"} {
+		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxdecimal.Register(conn.TypeMap())

@@ -9,18 +9,21 @@ import (
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 )
 
-// The service's connections run without JIT unless the URL asks for it.
-func TestConnectJIT(t *testing.T) {
+// The service's connections plan each statement afresh and without JIT,
+// unless the URL asks otherwise.
+func TestConnectSettings(t *testing.T) {
 	base := pgtest.URL(t)
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
 	for _, tc := range []struct {
-		name, url, want string
+		name, url, setting, want string
 	}{
-		{"default off", base, "off"},
-		{"url decides", base + sep + "jit=on", "on"},
+		{"jit off", base, "jit", "off"},
+		{"url sets jit", base + sep + "jit=on", "jit", "on"},
+		{"custom plans", base, "plan_cache_mode", "force_custom_plan"},
+		{"url sets plan cache mode", base + sep + "plan_cache_mode=auto", "plan_cache_mode", "auto"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -30,11 +33,11 @@ func TestConnectJIT(t *testing.T) {
 			}
 			defer pool.Close()
 			var got string
-			if err := pool.QueryRow(ctx, `SHOW jit`).Scan(&got); err != nil {
+			if err := pool.QueryRow(ctx, `SELECT current_setting($1)`, tc.setting).Scan(&got); err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Errorf("jit = %q, want %q", got, tc.want)
+				t.Errorf("%s = %q, want %q", tc.setting, got, tc.want)
 			}
 		})
 	}
