@@ -132,7 +132,7 @@ func TestDatabaseImmediateRestart(t *testing.T) {
 	esc, _ := d.call("POST", "/v1/accounts", key, obj{"currency": "CNY", "code": "campaign_escrow"}, 201)
 	var mu sync.Mutex
 	var acked []string
-	var served5xx atomic.Int64
+	var served5xx, retried atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for c := 0; c < 8; c++ {
@@ -145,26 +145,42 @@ func TestDatabaseImmediateRestart(t *testing.T) {
 					return
 				default:
 				}
+				// A client that got no answer, or a 503, cannot know
+				// whether its transfer landed: it retries the same key
+				// until it is told, as the API asks clients to do.
 				k := uuid.NewString()
-				req, _ := http.NewRequest("POST", base+"/v1/transfers", strings.NewReader(fmt.Sprintf(
-					`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"0.01","currency":"CNY","code":"deposit"}`, str(bank, "id"), str(esc, "id"))))
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Idempotency-Key", k)
-				resp, err := d.http.Do(req)
-				if err != nil {
-					time.Sleep(20 * time.Millisecond)
-					continue
-				}
-				resp.Body.Close()
-				switch {
-				case resp.StatusCode == 201:
-					mu.Lock()
-					acked = append(acked, k)
-					mu.Unlock()
-				case resp.StatusCode >= 500 && resp.StatusCode != 503:
-					served5xx.Add(1)
-				default:
+				body := fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"0.01","currency":"CNY","code":"deposit"}`,
+					str(bank, "id"), str(esc, "id"))
+				for attempt := 0; ; attempt++ {
+					req, _ := http.NewRequest("POST", base+"/v1/transfers", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+key)
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Idempotency-Key", k)
+					resp, err := d.http.Do(req)
+					if err == nil {
+						resp.Body.Close()
+						if resp.StatusCode == 201 {
+							if attempt > 0 {
+								retried.Add(1)
+							}
+							mu.Lock()
+							acked = append(acked, k)
+							mu.Unlock()
+							break
+						}
+						if resp.StatusCode != 503 {
+							if resp.StatusCode >= 500 {
+								served5xx.Add(1)
+							} else {
+								t.Errorf("transfer %s: status %d", k, resp.StatusCode)
+							}
+							return
+						}
+					}
+					if attempt > 1500 {
+						t.Errorf("transfer %s: still no answer after %d attempts", k, attempt)
+						return
+					}
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
@@ -185,7 +201,7 @@ func TestDatabaseImmediateRestart(t *testing.T) {
 	if served5xx.Load() > 0 {
 		t.Errorf("%d answers were 5xx other than 503", served5xx.Load())
 	}
-	// Everything acknowledged is there, exactly once.
+	// Every transfer a client sent is acknowledged and there, exactly once.
 	missing := 0
 	for _, k := range acked {
 		if _, err := d.call("GET", "/v1/transfers?idempotency_key="+k, key, nil, 200); err != nil {
@@ -200,6 +216,6 @@ func TestDatabaseImmediateRestart(t *testing.T) {
 	if got := acct["balances"].(obj)["credits_posted"]; got != want {
 		t.Errorf("escrow holds %v, want %s for %d acknowledged transfers", got, want, len(acked))
 	}
-	t.Logf("%d transfers acknowledged; not ready %s after the crash, ready again %s after the restart", len(acked), down.Round(time.Millisecond), up.Round(time.Millisecond))
+	t.Logf("%d transfers acknowledged (%d after retries with the same key); not ready %s after the crash, ready again %s after the restart", len(acked), retried.Load(), down.Round(time.Millisecond), up.Round(time.Millisecond))
 	runBin("check")
 }
