@@ -127,7 +127,7 @@ func optRate(field, raw string) (decimal.Decimal, error) {
 
 // fieldProblem names the field of a money or validation error.
 func fieldProblem(field string, err error) error {
-	return &campaign.FieldError{Field: field, Err: err}
+	return &campaign.FieldError{Field: field, Err: err, Kind: campaign.ErrInvalid}
 }
 
 // ownCampaign: an issuer key reaches only its own campaigns' write routes.

@@ -54,7 +54,7 @@ func (s *server) checkCommitment(c echo.Context) error {
 		if _, lerr := money.Lookup(req.Currency); lerr != nil {
 			field = "currency"
 		}
-		return &registry.FieldError{Field: field, Err: err}
+		return &registry.FieldError{Field: field, Err: err, Kind: registry.ErrInvalid}
 	}
 	var res compliance.Result
 	ctx := c.Request().Context()

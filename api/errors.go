@@ -11,6 +11,7 @@ import (
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -186,18 +187,8 @@ func toProblem(err error) Problem {
 	for _, e := range errorCodes {
 		if errors.Is(err, e.err) {
 			p := Problem{Status: e.status, Code: e.code, Detail: err.Error()}
-			var fe *ledger.FieldError
-			var rfe *registry.FieldError
-			var cfe *campaign.FieldError
-			var sfe *supervision.FieldError
-			if errors.As(err, &sfe) {
-				fe = &ledger.FieldError{Field: sfe.Field, Err: sfe.Err}
-			} else if errors.As(err, &rfe) {
-				fe = &ledger.FieldError{Field: rfe.Field, Err: rfe.Err}
-			} else if errors.As(err, &cfe) {
-				fe = &ledger.FieldError{Field: cfe.Field, Err: cfe.Err}
-			}
-			if fe != nil || errors.As(err, &fe) {
+			var fe *fault.FieldError
+			if errors.As(err, &fe) {
 				p.Field = fe.Field
 				p.Detail = fe.Error()
 				// Something named in the body that does not exist is an

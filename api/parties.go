@@ -224,7 +224,7 @@ func (p profileJSON) toProfile(cur money.Currency) (compliance.Profile, error) {
 			if err == nil {
 				err = money.ErrAmountNotPos
 			}
-			return out, &registry.FieldError{Field: "profile." + f.name, Err: err}
+			return out, &registry.FieldError{Field: "profile." + f.name, Err: err, Kind: registry.ErrInvalid}
 		}
 		*f.dst = a.Decimal()
 	}

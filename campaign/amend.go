@@ -46,7 +46,7 @@ var ErrNoChange = errors.New("the amendment changes nothing")
 // within 5 business days, or it is cancelled and refunded.
 func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaign, error) {
 	if a.Reason == "" {
-		return Campaign{}, &FieldError{"reason", errors.New("say what changed and why")}
+		return Campaign{}, invalid("reason", errors.New("say what changed and why"))
 	}
 	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
 		if c.State != Live {
@@ -56,7 +56,7 @@ func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaig
 		changed := false
 		if a.Target != nil {
 			if a.Target.Currency() != c.Target.Currency() || a.Target.Sign() <= 0 || a.Target.Cmp(c.HardCap) > 0 {
-				return &FieldError{"target", errors.New("must be positive, in the campaign's currency, at most the hard cap")}
+				return invalid("target", errors.New("must be positive, in the campaign's currency, at most the hard cap"))
 			}
 			facts["target"] = map[string]string{"before": c.Target.String(), "after": a.Target.String()}
 			if _, err := tx.Exec(ctx, `UPDATE campaigns SET target = $2 WHERE id = $1`, c.ID, a.Target.Decimal()); err != nil {
@@ -66,7 +66,7 @@ func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaig
 		}
 		if a.Deadline != nil {
 			if !a.Deadline.After(s.Now()) {
-				return &FieldError{"deadline", errors.New("must be in the future")}
+				return invalid("deadline", errors.New("must be in the future"))
 			}
 			facts["deadline"] = map[string]any{"before": c.Deadline, "after": *a.Deadline}
 			if _, err := tx.Exec(ctx, `UPDATE campaigns SET deadline = $2 WHERE id = $1`, c.ID, *a.Deadline); err != nil {
@@ -76,7 +76,7 @@ func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaig
 		}
 		if a.PricePerShare != nil {
 			if c.Kind != "equity" || a.PricePerShare.Currency() != c.Target.Currency() || a.PricePerShare.Sign() <= 0 {
-				return &FieldError{"price_per_share", errors.New("must be a positive price of an equity campaign")}
+				return invalid("price_per_share", errors.New("must be a positive price of an equity campaign"))
 			}
 			facts["price_per_share"] = map[string]string{"before": c.PricePerShare.String(), "after": a.PricePerShare.String()}
 			if _, err := tx.Exec(ctx, `UPDATE campaigns SET price_per_share = $2 WHERE id = $1`, c.ID, a.PricePerShare.Decimal()); err != nil {
@@ -86,7 +86,7 @@ func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaig
 		}
 		if a.LeadInvestorID != nil {
 			if c.Kind != "equity" {
-				return &FieldError{"lead_investor_id", errors.New("only equity campaigns have a lead")}
+				return invalid("lead_investor_id", errors.New("only equity campaigns have a lead"))
 			}
 			facts["lead_investor_id"] = map[string]any{"before": c.LeadInvestorID, "after": *a.LeadInvestorID}
 			if _, err := tx.Exec(ctx, `UPDATE campaigns SET lead_investor_id = $2 WHERE id = $1`, c.ID, *a.LeadInvestorID); err != nil {
@@ -253,13 +253,13 @@ func (s *Service) EarlyClose(ctx context.Context, id uuid.UUID) (Campaign, error
 		case c.State != Live:
 			return fmt.Errorf("%w: only a live campaign closes early", ErrIllegalTransition)
 		case c.Committed.Cmp(c.Target) < 0:
-			return &FieldError{"target", errors.New("the target is not met yet")}
+			return invalid("target", errors.New("the target is not met yet"))
 		case now.Sub(c.StartsAt) < 21*24*time.Hour:
-			return &FieldError{"starts_at", errors.New("a campaign must be open at least 21 days before closing early")}
+			return invalid("starts_at", errors.New("a campaign must be open at least 21 days before closing early"))
 		}
 		deadline := AddBusinessDays(now, 5)
 		if !deadline.Before(c.Deadline) {
-			return &FieldError{"deadline", errors.New("the deadline is already within 5 business days")}
+			return invalid("deadline", errors.New("the deadline is already within 5 business days"))
 		}
 		if _, err := tx.Exec(ctx, `UPDATE campaigns SET deadline = $2 WHERE id = $1`, c.ID, deadline); err != nil {
 			return err

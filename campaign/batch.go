@@ -350,12 +350,12 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 			continue
 		}
 		if j.in.Tier == "" || j.in.Quantity <= 0 || j.in.Shares != 0 {
-			j.err = &FieldError{"tier", errors.New("a reward commitment names a tier and a positive quantity")}
+			j.err = invalid("tier", errors.New("a reward commitment names a tier and a positive quantity"))
 			continue
 		}
 		t := tiers[c.ID][j.in.Tier]
 		if t == nil {
-			j.err = &FieldError{"tier", errors.New("no such tier")}
+			j.err = invalid("tier", errors.New("no such tier"))
 			continue
 		}
 		if t.limit != nil && t.sold+j.in.Quantity > *t.limit {
@@ -364,7 +364,7 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 		}
 		amt, err := money.FromDecimal(c.Target.Currency(), t.price.Mul(decimal.NewFromInt(int64(j.in.Quantity))))
 		if err != nil {
-			j.err = &FieldError{"quantity", err}
+			j.err = invalid("quantity", err)
 			continue
 		}
 		left, _ := c.HardCap.Sub(committed[c.ID])

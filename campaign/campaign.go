@@ -16,6 +16,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -41,13 +42,12 @@ var (
 )
 
 // FieldError names the field at fault.
-type FieldError struct {
-	Field string
-	Err   error
-}
+type FieldError = fault.FieldError
 
-func (e *FieldError) Error() string   { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+// invalid is an invalid field: it unwraps to ErrInvalid and its cause.
+func invalid(field string, err error) error {
+	return &FieldError{Field: field, Err: err, Kind: ErrInvalid}
+}
 
 // CapError says what is left when a commitment does not fit.
 type CapError struct {
@@ -177,7 +177,7 @@ func actorName(ctx context.Context) string {
 
 func (in *NewCampaign) validate(now time.Time) (compliance.RulePack, error) {
 	fail := func(f, msg string) (compliance.RulePack, error) {
-		return compliance.RulePack{}, &FieldError{f, errors.New(msg)}
+		return compliance.RulePack{}, invalid(f, errors.New(msg))
 	}
 	if in.Kind != "reward" && in.Kind != "equity" {
 		return fail("kind", "must be reward or equity")
@@ -193,7 +193,7 @@ func (in *NewCampaign) validate(now time.Time) (compliance.RulePack, error) {
 	}
 	pack, err := compliance.Pack(in.Pack, in.StartsAt)
 	if err != nil {
-		return compliance.RulePack{}, &FieldError{"pack", err}
+		return compliance.RulePack{}, invalid("pack", err)
 	}
 	if in.Target.Currency() != pack.Currency {
 		return fail("currency", "the campaign's currency must be its rule pack's ("+pack.Currency.Code()+")")
@@ -297,10 +297,10 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 	}
 	issuer, err := s.reg.Party(ctx, in.IssuerID)
 	if err != nil {
-		return Campaign{}, &FieldError{"issuer_id", err}
+		return Campaign{}, invalid("issuer_id", err)
 	}
 	if issuer.Role != "issuer" {
-		return Campaign{}, &FieldError{"issuer_id", registry.ErrWrongRole}
+		return Campaign{}, invalid("issuer_id", registry.ErrWrongRole)
 	}
 	req, _ := json.Marshal(in)
 	hash := sha256.Sum256(req)
@@ -476,11 +476,11 @@ type Disclosure struct {
 // Submit sends a draft (or a rejected campaign) for compliance review with its disclosures.
 func (s *Service) Submit(ctx context.Context, id uuid.UUID, ds []Disclosure) (Campaign, error) {
 	if len(ds) == 0 {
-		return Campaign{}, &FieldError{"disclosures", errors.New("at least one disclosure is required")}
+		return Campaign{}, invalid("disclosures", errors.New("at least one disclosure is required"))
 	}
 	for i, d := range ds {
 		if d.Title == "" || d.Kind == "" || len(d.DocumentHash) != 64 {
-			return Campaign{}, &FieldError{fmt.Sprintf("disclosures[%d]", i), errors.New("needs a title, a kind and a SHA-256 document hash (64 hex characters)")}
+			return Campaign{}, invalid(fmt.Sprintf("disclosures[%d]", i), errors.New("needs a title, a kind and a SHA-256 document hash (64 hex characters)"))
 		}
 	}
 	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
@@ -523,7 +523,7 @@ func (s *Service) Approve(ctx context.Context, id uuid.UUID) (Campaign, error) {
 // Reject returns a submitted campaign to its issuer with reasons.
 func (s *Service) Reject(ctx context.Context, id uuid.UUID, reason string) (Campaign, error) {
 	if reason == "" {
-		return Campaign{}, &FieldError{"reason", errors.New("a rejection needs reasons")}
+		return Campaign{}, invalid("reason", errors.New("a rejection needs reasons"))
 	}
 	return s.change(ctx, id, func(tx pgx.Tx, c *Campaign) error {
 		if !legal(c.State, Rejected) {

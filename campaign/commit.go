@@ -33,14 +33,14 @@ func (s *Service) Withdraw(ctx context.Context, party uuid.UUID, amount money.Am
 
 func (s *Service) bankMove(ctx context.Context, party uuid.UUID, amount money.Amount, bankRef, code string) (ledger.Entry, error) {
 	if bankRef == "" || len(bankRef) > 100 {
-		return ledger.Entry{}, &FieldError{"bank_reference", errors.New("the custody bank's reference is required (at most 100 characters)")}
+		return ledger.Entry{}, invalid("bank_reference", errors.New("the custody bank's reference is required (at most 100 characters)"))
 	}
 	p, err := s.reg.Party(ctx, party)
 	if err != nil {
-		return ledger.Entry{}, &FieldError{"party_id", err}
+		return ledger.Entry{}, invalid("party_id", err)
 	}
 	if p.Status != registry.StatusVerified {
-		return ledger.Entry{}, &FieldError{"party_id", errors.New("the party's real-name verification is not complete")}
+		return ledger.Entry{}, invalid("party_id", errors.New("the party's real-name verification is not complete"))
 	}
 	cur := amount.Currency()
 	custody, err := s.platformAccount(ctx, ledger.CodeCustodyBank, cur)
@@ -99,7 +99,7 @@ type Commitment struct {
 // wallet to the escrow. A refusal returns every reason and moves nothing.
 func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, error) {
 	if in.IdempotencyKey == "" {
-		return Commitment{}, &FieldError{"idempotency_key", errors.New("is required")}
+		return Commitment{}, invalid("idempotency_key", errors.New("is required"))
 	}
 	if s.batch != nil {
 		return s.enqueue(ctx, in)
@@ -136,23 +136,23 @@ func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, 
 		switch c.Kind {
 		case "equity":
 			if in.Shares <= 0 || in.Tier != "" {
-				return &FieldError{"shares", errors.New("an equity commitment is a positive whole number of shares")}
+				return invalid("shares", errors.New("an equity commitment is a positive whole number of shares"))
 			}
 			amount = c.PricePerShare.Decimal().Mul(decimal.NewFromInt(in.Shares))
 			cm.Shares = &in.Shares
 			if amount.Cmp(c.MinTicket.Decimal()) < 0 {
-				return &FieldError{"shares", fmt.Errorf("below the minimum ticket of %s", c.MinTicket)}
+				return invalid("shares", fmt.Errorf("below the minimum ticket of %s", c.MinTicket))
 			}
 		case "reward":
 			if in.Tier == "" || in.Quantity <= 0 || in.Shares != 0 {
-				return &FieldError{"tier", errors.New("a reward commitment names a tier and a positive quantity")}
+				return invalid("tier", errors.New("a reward commitment names a tier and a positive quantity"))
 			}
 			var price decimal.Decimal
 			var limit *int
 			var sold int
 			err := tx.QueryRow(ctx, `SELECT price, quantity_limit, sold FROM campaign_tiers WHERE campaign_id = $1 AND tier = $2`, c.ID, in.Tier).Scan(&price, &limit, &sold)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return &FieldError{"tier", errors.New("no such tier")}
+				return invalid("tier", errors.New("no such tier"))
 			}
 			if err != nil {
 				return err
@@ -168,7 +168,7 @@ func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, 
 		}
 		amt, err := money.FromDecimal(cur, amount)
 		if err != nil {
-			return &FieldError{"shares", err}
+			return invalid("shares", err)
 		}
 		cm.Amount = amt
 		// An investor may commit more than once (another tier, a top-up);
@@ -197,7 +197,7 @@ func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, 
 				cm.Role = "lead"
 				need := c.Target.Decimal().Mul(c.LeadMinShare)
 				if amount.Cmp(need) < 0 {
-					return &FieldError{"shares", fmt.Errorf("the lead must commit at least %s of the target (%s)", c.LeadMinShare, need.StringFixed(cur.Scale()))}
+					return invalid("shares", fmt.Errorf("the lead must commit at least %s of the target (%s)", c.LeadMinShare, need.StringFixed(cur.Scale())))
 				}
 			} else {
 				var leadLive bool

@@ -45,10 +45,10 @@ type member struct {
 // each split again by largest remainder.
 func (s *Service) Distribute(ctx context.Context, campaignID uuid.UUID, amount money.Amount, kind, key string) (Distribution, error) {
 	if kind != "dividend" && kind != "exit" {
-		return Distribution{}, &FieldError{"kind", errors.New("must be dividend or exit")}
+		return Distribution{}, invalid("kind", errors.New("must be dividend or exit"))
 	}
 	if key == "" {
-		return Distribution{}, &FieldError{"idempotency_key", errors.New("is required")}
+		return Distribution{}, invalid("idempotency_key", errors.New("is required"))
 	}
 	c, err := s.Get(ctx, campaignID)
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *Service) Distribute(ctx context.Context, campaignID uuid.UUID, amount m
 		return Distribution{}, fmt.Errorf("%w: only a settled equity campaign distributes", ErrIllegalTransition)
 	}
 	if amount.Currency() != c.Target.Currency() || amount.Sign() <= 0 {
-		return Distribution{}, &FieldError{"amount", errors.New("must be positive, in the campaign's currency")}
+		return Distribution{}, invalid("amount", errors.New("must be positive, in the campaign's currency"))
 	}
 	var existing uuid.UUID
 	if err := s.db.QueryRow(ctx, `SELECT id FROM distributions WHERE idempotency_key = $1`, key).Scan(&existing); err == nil {

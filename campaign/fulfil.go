@@ -127,7 +127,7 @@ func (s *Service) updateOrder(ctx context.Context, id uuid.UUID, from []string, 
 // Ship records the carrier and tracking number (the issuer's side).
 func (s *Service) Ship(ctx context.Context, orderID uuid.UUID, carrier, tracking string) (Order, error) {
 	if carrier == "" || tracking == "" {
-		return Order{}, &FieldError{"tracking", errors.New("carrier and tracking number are required")}
+		return Order{}, invalid("tracking", errors.New("carrier and tracking number are required"))
 	}
 	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment"}, func(tx pgx.Tx, o *Order) error {
 		o.State = "shipped"
@@ -151,7 +151,7 @@ func (s *Service) ConfirmReceipt(ctx context.Context, orderID, backer uuid.UUID)
 // OpenDispute is the backer contesting an order (not received, not as described).
 func (s *Service) OpenDispute(ctx context.Context, orderID, backer uuid.UUID, reason string) (Order, error) {
 	if reason == "" {
-		return Order{}, &FieldError{"reason", errors.New("say what is wrong")}
+		return Order{}, invalid("reason", errors.New("say what is wrong"))
 	}
 	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment", "shipped", "received"}, func(tx pgx.Tx, o *Order) error {
 		if o.BackerID != backer {
@@ -167,7 +167,7 @@ func (s *Service) OpenDispute(ctx context.Context, orderID, backer uuid.UUID, re
 // payable to the backer's wallet, naming who approved it.
 func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount money.Amount, reason string) (Order, error) {
 	if reason == "" {
-		return Order{}, &FieldError{"reason", errors.New("a refund needs a reason")}
+		return Order{}, invalid("reason", errors.New("a refund needs a reason"))
 	}
 	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment", "shipped", "received", "disputed"}, func(tx pgx.Tx, o *Order) error {
 		left, _ := o.Amount.Sub(o.Refunded)

@@ -32,7 +32,7 @@ type Reconciliation struct {
 // payables, and the platform's own revenue.
 func (s *Service) Reconcile(ctx context.Context, bank money.Amount, asOf time.Time, statementRef string) (Reconciliation, error) {
 	if statementRef == "" {
-		return Reconciliation{}, &FieldError{"statement_reference", errors.New("the bank statement's reference is required")}
+		return Reconciliation{}, invalid("statement_reference", errors.New("the bank statement's reference is required"))
 	}
 	cur := bank.Currency()
 	custody, err := s.platformAccount(ctx, ledger.CodeCustodyBank, cur)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/money"
 )
 
@@ -40,25 +41,11 @@ var (
 // invalid value unwraps to ErrInvalid as well as its cause (for example
 // money.ErrAmountPrecision); a value that is well-formed but refers to
 // something missing (an unknown account) unwraps to its cause only.
-type FieldError struct {
-	Field string
-	Err   error
-	kind  error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// Unwrap exposes the kind (if any) and the cause.
-func (e *FieldError) Unwrap() []error {
-	if e.kind == nil {
-		return []error{e.Err}
-	}
-	return []error{e.kind, e.Err}
-}
+type FieldError = fault.FieldError
 
 // fieldErr is an invalid field value.
 func fieldErr(field string, err error) error {
-	return &FieldError{Field: field, Err: err, kind: ErrInvalid}
+	return &FieldError{Field: field, Err: err, Kind: ErrInvalid}
 }
 
 // refErr is a field whose well-formed value fails against the ledger's state.

@@ -41,10 +41,10 @@ func (r *Registry) CheckCommitment(ctx context.Context, tx pgx.Tx, req Commitmen
 	}
 	pack, err := compliance.Pack(req.Pack, at)
 	if err != nil {
-		return compliance.Result{}, &FieldError{"pack", err}
+		return compliance.Result{}, invalid("pack", err)
 	}
 	if req.CampaignRisk < 1 || req.CampaignRisk > 5 {
-		return compliance.Result{}, &FieldError{"campaign_risk", errors.New("must be 1 to 5 (R1-R5)")}
+		return compliance.Result{}, invalid("campaign_risk", errors.New("must be 1 to 5 (R1-R5)"))
 	}
 	ids := []uuid.UUID{req.InvestorID, req.IssuerID}
 	if bytes.Compare(ids[0][:], ids[1][:]) > 0 {
@@ -77,13 +77,13 @@ func (r *Registry) CheckCommitment(ctx context.Context, tx pgx.Tx, req Commitmen
 		}
 	}
 	if _, ok := role[req.InvestorID]; !ok {
-		return compliance.Result{}, &FieldError{"investor_id", ErrPartyNotFound}
+		return compliance.Result{}, invalid("investor_id", ErrPartyNotFound)
 	}
 	if role[req.IssuerID] != "issuer" {
 		if _, ok := role[req.IssuerID]; !ok {
-			return compliance.Result{}, &FieldError{"issuer_id", ErrPartyNotFound}
+			return compliance.Result{}, invalid("issuer_id", ErrPartyNotFound)
 		}
-		return compliance.Result{}, &FieldError{"issuer_id", ErrWrongRole}
+		return compliance.Result{}, invalid("issuer_id", ErrWrongRole)
 	}
 	f := compliance.Facts{At: req.At, Pack: pack, Amount: req.Amount, Acknowledged: req.Acknowledged, CampaignRisk: req.CampaignRisk,
 		InvestorVerified: status[req.InvestorID] == StatusVerified, IssuerVerified: status[req.IssuerID] == StatusVerified,

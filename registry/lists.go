@@ -58,22 +58,22 @@ type ListEntry struct {
 // party's open (pending) commitments for review, in the same transaction.
 func (r *Registry) AddListEntry(ctx context.Context, in NewListEntry) (ListEntry, error) {
 	if in.List != Black && in.List != Red {
-		return ListEntry{}, &FieldError{"list", errors.New("must be black or red")}
+		return ListEntry{}, invalid("list", errors.New("must be black or red"))
 	}
 	if l := utf8.RuneCountInString(in.Reason); l == 0 || l > 1000 {
-		return ListEntry{}, &FieldError{"reason", errors.New("must be 1 to 1000 characters")}
+		return ListEntry{}, invalid("reason", errors.New("must be 1 to 1000 characters"))
 	}
 	if l := utf8.RuneCountInString(in.Authority); l == 0 || l > 200 {
-		return ListEntry{}, &FieldError{"authority", errors.New("must be 1 to 200 characters")}
+		return ListEntry{}, invalid("authority", errors.New("must be 1 to 200 characters"))
 	}
 	if in.EffectiveFrom.IsZero() {
 		in.EffectiveFrom = r.Now()
 	}
 	if in.EffectiveTo != nil && !in.EffectiveTo.After(in.EffectiveFrom) {
-		return ListEntry{}, &FieldError{"effective_to", errors.New("must be after effective_from")}
+		return ListEntry{}, invalid("effective_to", errors.New("must be after effective_from"))
 	}
 	if (in.PartyID == uuid.Nil) == (in.DocNumber == "") {
-		return ListEntry{}, &FieldError{"party_id", errors.New("name either a party or a document, not both")}
+		return ListEntry{}, invalid("party_id", errors.New("name either a party or a document, not both"))
 	}
 	e := ListEntry{ID: uuid.New(), List: in.List, Reason: in.Reason, Authority: in.Authority, EffectiveFrom: in.EffectiveFrom.UTC(), EffectiveTo: in.EffectiveTo}
 	var lookup, docEnc []byte
@@ -81,7 +81,7 @@ func (r *Registry) AddListEntry(ctx context.Context, in NewListEntry) (ListEntry
 	if in.DocNumber != "" {
 		n, err := compliance.NormalizeDocument(in.DocType, in.DocNumber, r.Now())
 		if err != nil {
-			return ListEntry{}, &FieldError{"document.number", err}
+			return ListEntry{}, invalid("document.number", err)
 		}
 		lookup = r.keys.Lookup(string(in.DocType), n)
 		k, enc := r.keys.Seal([]byte(n), "list:"+e.ID.String()+":document")
@@ -100,7 +100,7 @@ func (r *Registry) AddListEntry(ctx context.Context, in NewListEntry) (ListEntry
 				reason, authority, effective_from, effective_to, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			e.ID, e.List, e.PartyID, docType, lookup, docEnc, masked, keyID, e.Reason, e.Authority, e.EffectiveFrom, e.EffectiveTo, e.CreatedBy); err != nil {
 			if pg.Code(err) == pg.ForeignKeyViolation {
-				return &FieldError{"party_id", ErrPartyNotFound}
+				return invalid("party_id", ErrPartyNotFound)
 			}
 			return err
 		}
@@ -141,7 +141,7 @@ func (r *Registry) AddListEntry(ctx context.Context, in NewListEntry) (ListEntry
 // EndListEntry lifts an entry; it stays on record.
 func (r *Registry) EndListEntry(ctx context.Context, id uuid.UUID, reason string) (ListEntry, error) {
 	if l := utf8.RuneCountInString(reason); l == 0 || l > 1000 {
-		return ListEntry{}, &FieldError{"reason", errors.New("must be 1 to 1000 characters")}
+		return ListEntry{}, invalid("reason", errors.New("must be 1 to 1000 characters"))
 	}
 	actor, _ := audit.From(ctx)
 	by := actor.Role + ":" + actor.KeyID.String()

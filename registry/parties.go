@@ -14,6 +14,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pii"
 )
@@ -29,14 +30,13 @@ var (
 	ErrListEntryEnded      = errors.New("list entry already ended")
 )
 
-// FieldError names the field at fault; it unwraps to ErrInvalid and its cause.
-type FieldError struct {
-	Field string
-	Err   error
-}
+// FieldError names the field at fault.
+type FieldError = fault.FieldError
 
-func (e *FieldError) Error() string   { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+// invalid is an invalid field: it unwraps to ErrInvalid and its cause.
+func invalid(field string, err error) error {
+	return &FieldError{Field: field, Err: err, Kind: ErrInvalid}
+}
 
 // Registry is the store.
 type Registry struct {
@@ -100,29 +100,29 @@ func maskName(n string) string {
 
 func (in *NewParty) validate(now time.Time) error {
 	if in.Role != "investor" && in.Role != "issuer" {
-		return &FieldError{"role", errors.New("must be investor or issuer")}
+		return invalid("role", errors.New("must be investor or issuer"))
 	}
 	if in.Entity != compliance.Individual && in.Entity != compliance.Institution {
-		return &FieldError{"entity", errors.New("must be individual or institution")}
+		return invalid("entity", errors.New("must be individual or institution"))
 	}
 	if in.Role == "issuer" && in.Entity != compliance.Institution {
-		return &FieldError{"entity", errors.New("an issuer is a company (institution)")}
+		return invalid("entity", errors.New("an issuer is a company (institution)"))
 	}
 	if len(in.Jurisdiction) != 2 || in.Jurisdiction[0] < 'A' || in.Jurisdiction[0] > 'Z' || in.Jurisdiction[1] < 'A' || in.Jurisdiction[1] > 'Z' {
-		return &FieldError{"jurisdiction", errors.New("must be an ISO 3166-1 alpha-2 code such as CN")}
+		return invalid("jurisdiction", errors.New("must be an ISO 3166-1 alpha-2 code such as CN"))
 	}
 	if l := utf8.RuneCountInString(in.Name); l == 0 || l > 200 || !utf8.ValidString(in.Name) {
-		return &FieldError{"name", errors.New("must be 1 to 200 characters")}
+		return invalid("name", errors.New("must be 1 to 200 characters"))
 	}
 	n, err := compliance.NormalizeDocument(in.DocType, in.DocNumber, now)
 	if err != nil {
-		return &FieldError{"document.number", err}
+		return invalid("document.number", err)
 	}
 	if in.DocType == compliance.PRCResidentID && in.Entity != compliance.Individual {
-		return &FieldError{"document.type", errors.New("a resident identity number identifies an individual")}
+		return invalid("document.type", errors.New("a resident identity number identifies an individual"))
 	}
 	if in.DocType == compliance.PRCUSCC && in.Entity != compliance.Institution {
-		return &FieldError{"document.type", errors.New("a unified social credit code identifies an organisation")}
+		return invalid("document.type", errors.New("a unified social credit code identifies an organisation"))
 	}
 	in.DocNumber = n
 	return nil
@@ -220,7 +220,7 @@ func (r *Registry) Party(ctx context.Context, id uuid.UUID) (Party, error) {
 // view (who, when, why) in the audit trail, in the same transaction.
 func (r *Registry) Reveal(ctx context.Context, id uuid.UUID, reason string) (Party, error) {
 	if l := utf8.RuneCountInString(reason); l < 5 || l > 500 {
-		return Party{}, &FieldError{"reason", errors.New("say why you need to see the full identity (5 to 500 characters)")}
+		return Party{}, invalid("reason", errors.New("say why you need to see the full identity (5 to 500 characters)"))
 	}
 	var p Party
 	err := pg.InTx(ctx, r.db, func(tx pgx.Tx) error {
@@ -252,13 +252,13 @@ const (
 // verified (by whom, when, method) or rejected (reason).
 func (r *Registry) SetVerification(ctx context.Context, id uuid.UUID, status, method, reason string) (Party, error) {
 	if status != StatusVerified && status != StatusRejected {
-		return Party{}, &FieldError{"status", errors.New("must be verified or rejected")}
+		return Party{}, invalid("status", errors.New("must be verified or rejected"))
 	}
 	if status == StatusVerified && method == "" {
-		return Party{}, &FieldError{"method", errors.New("say how the identity was verified")}
+		return Party{}, invalid("method", errors.New("say how the identity was verified"))
 	}
 	if status == StatusRejected && reason == "" {
-		return Party{}, &FieldError{"reason", errors.New("a rejection needs a reason")}
+		return Party{}, invalid("reason", errors.New("a rejection needs a reason"))
 	}
 	actor, _ := audit.From(ctx)
 	by := actor.Role + ":" + actor.KeyID.String()
@@ -290,10 +290,10 @@ func (r *Registry) SetVerification(ctx context.Context, id uuid.UUID, status, me
 // DeclareRelated records that related is a related party of issuer.
 func (r *Registry) DeclareRelated(ctx context.Context, issuer, related uuid.UUID, relation string) error {
 	if relation == "" || utf8.RuneCountInString(relation) > 100 {
-		return &FieldError{"relation", errors.New("must be 1 to 100 characters")}
+		return invalid("relation", errors.New("must be 1 to 100 characters"))
 	}
 	if issuer == related {
-		return &FieldError{"related_party_id", errors.New("a party is not its own related party")}
+		return invalid("related_party_id", errors.New("a party is not its own related party"))
 	}
 	return pg.InTx(ctx, r.db, func(tx pgx.Tx) error {
 		var role string
@@ -307,7 +307,7 @@ func (r *Registry) DeclareRelated(ctx context.Context, issuer, related uuid.UUID
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO party_relations (issuer_id, related_id, relation) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, issuer, related, relation)
 		if pg.Code(err) == pg.ForeignKeyViolation {
-			return &FieldError{"related_party_id", ErrPartyNotFound}
+			return invalid("related_party_id", ErrPartyNotFound)
 		}
 		if err != nil || tag.RowsAffected() == 0 {
 			return err

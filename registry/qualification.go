@@ -34,7 +34,7 @@ func (r *Registry) Qualify(ctx context.Context, partyID uuid.UUID, packID string
 	now := r.Now().UTC().Truncate(time.Microsecond)
 	pack, err := compliance.Pack(packID, now)
 	if err != nil {
-		return Qualification{}, &FieldError{"pack", err}
+		return Qualification{}, invalid("pack", err)
 	}
 	actor, _ := audit.From(ctx)
 	q := Qualification{ID: uuid.New(), PartyID: partyID, DecidedBy: actor.Role + ":" + actor.KeyID.String()}

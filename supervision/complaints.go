@@ -61,13 +61,13 @@ type ComplaintEvent struct {
 // an issuer or the platform.
 func (s *Service) File(ctx context.Context, complainant uuid.UUID, againstType string, against *uuid.UUID, summary string) (Complaint, error) {
 	if againstType != "campaign" && againstType != "issuer" && againstType != "platform" {
-		return Complaint{}, &FieldError{"against_type", errors.New("must be campaign, issuer or platform")}
+		return Complaint{}, invalid("against_type", errors.New("must be campaign, issuer or platform"))
 	}
 	if againstType != "platform" && against == nil {
-		return Complaint{}, &FieldError{"against_id", errors.New("name the campaign or issuer")}
+		return Complaint{}, invalid("against_id", errors.New("name the campaign or issuer"))
 	}
 	if l := utf8.RuneCountInString(summary); l < 5 || l > 5000 {
-		return Complaint{}, &FieldError{"summary", errors.New("must be 5 to 5000 characters")}
+		return Complaint{}, invalid("summary", errors.New("must be 5 to 5000 characters"))
 	}
 	c := Complaint{ID: uuid.New(), ComplainantID: complainant, AgainstType: againstType, AgainstID: against, Summary: summary, State: "received",
 		AckDue: addWorkingDays(s.Now(), AckWorkingDays)}
@@ -75,7 +75,7 @@ func (s *Service) File(ctx context.Context, complainant uuid.UUID, againstType s
 		if err := tx.QueryRow(ctx, `INSERT INTO complaints (id, complainant_id, against_type, against_id, summary, ack_due) VALUES ($1, $2, $3, $4, $5, $6)
 			RETURNING created_at`, c.ID, complainant, againstType, against, summary, c.AckDue).Scan(&c.CreatedAt); err != nil {
 			if pg.Code(err) == pg.ForeignKeyViolation {
-				return &FieldError{"complainant_id", ErrNotFound}
+				return invalid("complainant_id", ErrNotFound)
 			}
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Service) File(ctx context.Context, complainant uuid.UUID, againstType s
 // Move advances a complaint, with a note for the timeline.
 func (s *Service) Move(ctx context.Context, id uuid.UUID, to, note string) (Complaint, error) {
 	if note == "" {
-		return Complaint{}, &FieldError{"note", errors.New("say what happened")}
+		return Complaint{}, invalid("note", errors.New("say what happened"))
 	}
 	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var from string

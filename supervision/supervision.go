@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -31,13 +32,12 @@ var (
 )
 
 // FieldError names the field at fault.
-type FieldError struct {
-	Field string
-	Err   error
-}
+type FieldError = fault.FieldError
 
-func (e *FieldError) Error() string   { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+// invalid is an invalid field: it unwraps to ErrInvalid and its cause.
+func invalid(field string, err error) error {
+	return &FieldError{Field: field, Err: err, Kind: ErrInvalid}
+}
 
 // Service runs supervision.
 type Service struct {
@@ -80,10 +80,10 @@ type Freeze struct {
 // ledger refuses every transfer that takes money out of them.
 func (s *Service) FreezeOrder(ctx context.Context, targetType string, target uuid.UUID, reason, basis string) (Freeze, error) {
 	if targetType != "account" && targetType != "party" && targetType != "campaign" {
-		return Freeze{}, &FieldError{"target_type", errors.New("must be account, party or campaign")}
+		return Freeze{}, invalid("target_type", errors.New("must be account, party or campaign"))
 	}
 	if reason == "" || basis == "" || utf8.RuneCountInString(reason) > 1000 {
-		return Freeze{}, &FieldError{"legal_basis", errors.New("a freeze needs a reason and its legal basis")}
+		return Freeze{}, invalid("legal_basis", errors.New("a freeze needs a reason and its legal basis"))
 	}
 	table := map[string]string{"account": "accounts", "party": "parties", "campaign": "campaigns"}[targetType]
 	f := Freeze{ID: uuid.New(), TargetType: targetType, TargetID: target, Reason: reason, LegalBasis: basis, CreatedBy: actor(ctx)}
@@ -93,7 +93,7 @@ func (s *Service) FreezeOrder(ctx context.Context, targetType string, target uui
 			return err
 		}
 		if !exists {
-			return &FieldError{"target_id", ErrNotFound}
+			return invalid("target_id", ErrNotFound)
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO freezes (id, target_type, target_id, reason, legal_basis, created_by) VALUES ($1, $2, $3, $4, $5, $6)
 			RETURNING created_at`, f.ID, targetType, target, reason, basis, f.CreatedBy).Scan(&f.CreatedAt); err != nil {
@@ -108,7 +108,7 @@ func (s *Service) FreezeOrder(ctx context.Context, targetType string, target uui
 // Lift ends a freeze; the record stays.
 func (s *Service) Lift(ctx context.Context, id uuid.UUID, reason string) (Freeze, error) {
 	if reason == "" {
-		return Freeze{}, &FieldError{"reason", errors.New("say why the freeze is lifted")}
+		return Freeze{}, invalid("reason", errors.New("say why the freeze is lifted"))
 	}
 	var f Freeze
 	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
@@ -174,10 +174,10 @@ type Filter struct {
 // filter and the list can redo the draw. The draw is recorded.
 func (s *Service) Draw(ctx context.Context, seed int64, k int, filter Filter, inspectors []string) (SpotCheck, error) {
 	if k < 1 || k > 1000 {
-		return SpotCheck{}, &FieldError{"k", errors.New("must be 1 to 1000")}
+		return SpotCheck{}, invalid("k", errors.New("must be 1 to 1000"))
 	}
 	if len(inspectors) < k {
-		return SpotCheck{}, &FieldError{"inspectors", fmt.Errorf("need at least k (%d) inspectors", k)}
+		return SpotCheck{}, invalid("inspectors", fmt.Errorf("need at least k (%d) inspectors", k))
 	}
 	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR state = $2) ORDER BY id`, filter.Kind, filter.State)
 	if err != nil {
@@ -220,7 +220,7 @@ func DrawIDs(seed int64, pool []uuid.UUID, k int) []uuid.UUID {
 // Publish records a spot check's results and makes it public (一公开).
 func (s *Service) Publish(ctx context.Context, id uuid.UUID, results string) (SpotCheck, error) {
 	if results == "" {
-		return SpotCheck{}, &FieldError{"results", errors.New("publish the results")}
+		return SpotCheck{}, invalid("results", errors.New("publish the results"))
 	}
 	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE spot_checks SET results = $2, published = true WHERE id = $1`, id, results)
