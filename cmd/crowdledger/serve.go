@@ -7,6 +7,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on DEBUG_ADDR
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,22 +102,21 @@ func serve(ctx context.Context, cfg config) error {
 	srv := &http.Server{Addr: cfg.ListenAddr, Handler: e, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		sweepPending(sweepCtx, lg, cfg.SweepInterval, log)
-	}()
-	schedDone := make(chan struct{})
-	go func() {
-		defer close(schedDone)
-		runScheduler(sweepCtx, campaigns, cfg.SweepInterval, log)
-	}()
-	chainDone := make(chan struct{})
-	go func() {
-		defer close(chainDone)
-		linkAudit(sweepCtx, trail, cfg.ChainInterval, log)
-	}()
+	// Background work every process runs; each round is safe to run in
+	// several processes at once (see the functions' comments).
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Go(func() { repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { sweepPending(ctx, lg, log) }) })
+	bg.Go(func() {
+		repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { runScheduler(ctx, campaigns, log) })
+	})
+	bg.Go(func() { repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { linkAudit(ctx, trail, log) }) })
+	stopBackgroundWork := func() {
+		stopBackground()
+		bg.Wait()
+		campaigns.StopBatching()
+		lg.Close()
+	}
 
 	if addr := getenvDebug(); addr != "" {
 		// Profiling for operators, on a separate (loopback) address only when asked for.
@@ -129,12 +129,7 @@ func serve(ctx context.Context, cfg config) error {
 	}()
 	select {
 	case err := <-errc:
-		stopSweep()
-		<-sweepDone
-		<-schedDone
-		<-chainDone
-		campaigns.StopBatching()
-		lg.Close()
+		stopBackgroundWork()
 		return fmt.Errorf("listen: %w", err)
 	case <-ctx.Done():
 	}
@@ -144,12 +139,7 @@ func serve(ctx context.Context, cfg config) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Error("shutdown", zap.Error(err))
 	}
-	stopSweep()
-	<-sweepDone
-	<-schedDone
-	<-chainDone
-	campaigns.StopBatching()
-	lg.Close()
+	stopBackgroundWork()
 	// Link what the last requests wrote, so a clean stop leaves the chain complete.
 	if _, err := trail.Link(context.Background()); err != nil {
 		log.Warn("final audit chain round", zap.Error(err))
@@ -161,9 +151,8 @@ func serve(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// sweepPending voids pending transfers whose timeout has passed. Every
-// process runs it; derived idempotency keys make concurrent sweeps safe.
-func sweepPending(ctx context.Context, lg *ledger.Ledger, every time.Duration, log *zap.Logger) {
+// repeat runs fn every interval until ctx ends.
+func repeat(ctx context.Context, every time.Duration, fn func(context.Context)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -172,50 +161,38 @@ func sweepPending(ctx context.Context, lg *ledger.Ledger, every time.Duration, l
 			return
 		case <-t.C:
 		}
-		n, err := lg.ExpirePending(ctx, 500)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("expire pending transfers", zap.Error(err))
-		} else if n > 0 {
-			log.Info("expired pending transfers", zap.Int("voided", n))
-		}
+		fn(ctx)
 	}
 }
 
-// linkAudit runs the audit chainer. Every process runs it; an advisory lock
-// lets one link at a time and the others skip their turn.
-func linkAudit(ctx context.Context, trail *audit.Trail, every time.Duration, log *zap.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := trail.Link(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("audit chainer", zap.Error(err))
-		}
+// sweepPending voids pending transfers whose timeout has passed. Every
+// process runs it; derived idempotency keys make concurrent sweeps safe.
+func sweepPending(ctx context.Context, lg *ledger.Ledger, log *zap.Logger) {
+	n, err := lg.ExpirePending(ctx, 500)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("expire pending transfers", zap.Error(err))
+	} else if n > 0 {
+		log.Info("expired pending transfers", zap.Int("voided", n))
+	}
+}
+
+// linkAudit runs a round of the audit chainer. Every process runs it; an
+// advisory lock lets one link at a time and the others skip their turn.
+func linkAudit(ctx context.Context, trail *audit.Trail, log *zap.Logger) {
+	if _, err := trail.Link(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("audit chainer", zap.Error(err))
 	}
 }
 
 // runScheduler opens campaigns whose start has come, closes those past
 // their deadline, and supervises reconfirmations and blacklists. Every
 // process runs it; campaigns are claimed with SKIP LOCKED.
-func runScheduler(ctx context.Context, s *campaign.Service, every time.Duration, log *zap.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		opened, closed, err := s.Tick(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("campaign scheduler", zap.Error(err))
-		} else if opened+closed > 0 {
-			log.Info("campaign scheduler", zap.Int("opened", opened), zap.Int("closed", closed))
-		}
+func runScheduler(ctx context.Context, s *campaign.Service, log *zap.Logger) {
+	opened, closed, err := s.Tick(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("campaign scheduler", zap.Error(err))
+	} else if opened+closed > 0 {
+		log.Info("campaign scheduler", zap.Int("opened", opened), zap.Int("closed", closed))
 	}
 }
 
