@@ -392,14 +392,7 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 		cm := Commitment{ID: uuid.New(), CampaignID: c.ID, InvestorID: j.in.InvestorID, Role: "backer", Amount: amt, State: "live", CreatedAt: now}
 		tier, qty := j.in.Tier, j.in.Quantity
 		cm.Tier, cm.Quantity = &tier, &qty
-		switch {
-		case pack.CoolingOff.AfterCommit > 0:
-			u := now.Add(pack.CoolingOff.AfterCommit)
-			cm.CoolingOffUntil = &u
-		case pack.CoolingOff.BeforeDeadline > 0:
-			u := c.Deadline.Add(-pack.CoolingOff.BeforeDeadline)
-			cm.CoolingOffUntil = &u
-		}
+		cm.CoolingOffUntil = pack.CoolingOff.Until(now, c.Deadline)
 		j.out = cm
 		t.sold += qty
 		committed[c.ID], _ = committed[c.ID].Add(amt)

@@ -232,14 +232,7 @@ func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, 
 		if err != nil {
 			return err
 		}
-		switch {
-		case pack.CoolingOff.AfterCommit > 0:
-			u := now.Add(pack.CoolingOff.AfterCommit)
-			cm.CoolingOffUntil = &u
-		case pack.CoolingOff.BeforeDeadline > 0:
-			u := c.Deadline.Add(-pack.CoolingOff.BeforeDeadline)
-			cm.CoolingOffUntil = &u
-		}
+		cm.CoolingOffUntil = pack.CoolingOff.Until(now, c.Deadline)
 		e, err := s.ledger.ApplyTx(ctx, tx, "commitment:"+in.IdempotencyKey, []ledger.TransferRequest{{Kind: ledger.KindPending,
 			DebitAccountID: wallet, CreditAccountID: c.EscrowAccountID, Amount: amt, Code: "commitment",
 			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"investor_id":%q}`, c.ID, cm.ID, in.InvestorID))}})

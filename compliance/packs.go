@@ -38,6 +38,21 @@ type CoolingOff struct {
 	Cite           string
 }
 
+// Until is when a commitment made at committed, in a campaign closing at
+// deadline, stops being cancellable; nil when the pack gives no window.
+func (c CoolingOff) Until(committed, deadline time.Time) *time.Time {
+	var u time.Time
+	switch {
+	case c.AfterCommit > 0:
+		u = committed.Add(c.AfterCommit)
+	case c.BeforeDeadline > 0:
+		u = deadline.Add(-c.BeforeDeadline)
+	default:
+		return nil
+	}
+	return &u
+}
+
 // RulePack is one dated version of a jurisdiction's rules.
 type RulePack struct {
 	ID            string // CN-2014, CN-2015, US-REGCF, EU-ECSP
