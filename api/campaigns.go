@@ -234,8 +234,8 @@ func (s *server) campaignAction(c echo.Context, body any, fn func(ctx context.Co
 	if _, err := s.ownCampaign(c, id); err != nil {
 		return err
 	}
-	if body != nil && c.Request().ContentLength != 0 {
-		if err := decode(c, s.MaxBodyBytes, body); err != nil {
+	if body != nil {
+		if err := decodeOptional(c, s.MaxBodyBytes, body); err != nil {
 			return err
 		}
 	}

@@ -74,10 +74,8 @@ func (s *server) orderAction(c echo.Context, fn func(o campaign.Order, req order
 		return err
 	}
 	var req orderActionRequest
-	if c.Request().ContentLength != 0 {
-		if err := decode(c, s.MaxBodyBytes, &req); err != nil {
-			return err
-		}
+	if err := decodeOptional(c, s.MaxBodyBytes, &req); err != nil {
+		return err
 	}
 	os, err := s.orderByID(c, id)
 	if err != nil {

@@ -200,10 +200,8 @@ func (s *server) resolve(c echo.Context, kind ledger.Kind) error {
 		return err
 	}
 	var req resolveRequest
-	if c.Request().ContentLength != 0 {
-		if err := decode(c, s.MaxBodyBytes, &req); err != nil {
-			return err
-		}
+	if err := decodeOptional(c, s.MaxBodyBytes, &req); err != nil {
+		return err
 	}
 	t := ledger.TransferRequest{Kind: kind, Code: req.Code, Metadata: req.Metadata}
 	switch kind {
