@@ -66,15 +66,25 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 			"escrow": map[string]string{"opening_balance": "0.00", "credits_posted": amt(eb.cp), "debits_posted": amt(eb.dp),
 				"credits_pending": amt(eb.cq), "closing_balance": amt(held)},
 			"reconciliation": map[string]any{"escrow_holds": amt(held), "live_commitments": amt(live), "reconciled": held.Equal(live)}}
-		inflows, err := tx.Query(ctx, `SELECT c.id, c.investor_id, c.amount, c.created_at, c.state, c.role, c.pending_transfer, c.resolution_transfer
-			FROM commitments c WHERE c.campaign_id = $1 ORDER BY c.created_at, c.id`, id)
-		if err != nil {
-			return err
-		}
-		defer inflows.Close()
-		outflowSQL := `SELECT t.id, t.code, t.kind, t.amount, t.created_at, t.debit_account_id, t.credit_account_id
-			FROM transfers t WHERE t.metadata->>'campaign_id' = $1::text AND t.code IN ('platform_fee', 'issuer_payout', 'refund', 'distribution',
-				'capital_return', 'carry', 'platform_carry') ORDER BY t.seq`
+		// Each format says how to write an inflow and an outflow; the rows are
+		// read by one loop for either format.
+		var (
+			in struct {
+				id, investor, pending uuid.UUID
+				resolution            *uuid.UUID
+				amount                decimal.Decimal
+				at                    time.Time
+				state, role           string
+			}
+			out struct {
+				id, from, to uuid.UUID
+				code, kind   string
+				amount       decimal.Decimal
+				at           time.Time
+			}
+			writeIn, writeOut func() error
+			afterIn, finish   func() error
+		)
 		switch format {
 		case JSON:
 			head, _ := json.Marshal(summary)
@@ -82,96 +92,70 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 				return err
 			}
 			n := 0
-			for inflows.Next() {
-				var cid, inv, pend uuid.UUID
-				var res *uuid.UUID
-				var a decimal.Decimal
-				var at time.Time
-				var st, role string
-				if err := inflows.Scan(&cid, &inv, &a, &at, &st, &role, &pend, &res); err != nil {
-					return err
-				}
-				b, _ := json.Marshal(map[string]any{"commitment_id": cid, "investor_id": inv, "amount": amt(a), "at": at.UTC(), "state": st,
-					"role": role, "pending_transfer_id": pend, "resolution_transfer_id": res})
+			item := func(v map[string]any) error {
+				b, _ := json.Marshal(v)
 				if n > 0 {
 					bw.WriteByte(',')
 				}
-				bw.Write(b)
 				n++
-			}
-			if err := inflows.Err(); err != nil {
+				_, err := bw.Write(b)
 				return err
 			}
-			inflows.Close()
-			bw.WriteString(`],"outflows":[`)
-			out, err := tx.Query(ctx, outflowSQL, id.String())
-			if err != nil {
+			writeIn = func() error {
+				return item(map[string]any{"commitment_id": in.id, "investor_id": in.investor, "amount": amt(in.amount), "at": in.at.UTC(), "state": in.state,
+					"role": in.role, "pending_transfer_id": in.pending, "resolution_transfer_id": in.resolution})
+			}
+			writeOut = func() error {
+				return item(map[string]any{"transfer_id": out.id, "code": out.code, "amount": amt(out.amount), "at": out.at.UTC(), "from_account_id": out.from, "to_account_id": out.to})
+			}
+			afterIn = func() error {
+				n = 0
+				_, err := bw.WriteString(`],"outflows":[`)
 				return err
 			}
-			defer out.Close()
-			n = 0
-			for out.Next() {
-				var tid, from, to uuid.UUID
-				var code, k string
-				var a decimal.Decimal
-				var at time.Time
-				if err := out.Scan(&tid, &code, &k, &a, &at, &from, &to); err != nil {
-					return err
-				}
-				b, _ := json.Marshal(map[string]any{"transfer_id": tid, "code": code, "amount": amt(a), "at": at.UTC(), "from_account_id": from, "to_account_id": to})
-				if n > 0 {
-					bw.WriteByte(',')
-				}
-				bw.Write(b)
-				n++
-			}
-			if err := out.Err(); err != nil {
+			finish = func() error {
+				_, err := bw.WriteString("]}\n")
 				return err
 			}
-			_, err = bw.WriteString("]}\n")
-			return err
 		default:
 			bw.WriteString("\ufeff")
 			cw := csv.NewWriter(bw)
 			cw.UseCRLF = true
 			cw.Write([]string{"flow", "at", "reference", "party_or_account", "code_or_state", "debit_credit", "amount", "currency"})
-			for inflows.Next() {
-				var cid, inv, pend uuid.UUID
-				var res *uuid.UUID
-				var a decimal.Decimal
-				var at time.Time
-				var st, role string
-				if err := inflows.Scan(&cid, &inv, &a, &at, &st, &role, &pend, &res); err != nil {
-					return err
-				}
+			writeIn = func() error {
 				// An inflow credits the escrow.
-				cw.Write([]string{"inflow", at.UTC().Format(time.RFC3339Nano), cid.String(), inv.String(), st, "C", amt(a), cur})
+				return cw.Write([]string{"inflow", in.at.UTC().Format(time.RFC3339Nano), in.id.String(), in.investor.String(), in.state, "C", amt(in.amount), cur})
 			}
-			if err := inflows.Err(); err != nil {
-				return err
+			writeOut = func() error {
+				return cw.Write([]string{"outflow", out.at.UTC().Format(time.RFC3339Nano), out.id.String(), out.to.String(), out.code, "D", amt(out.amount), cur})
 			}
-			inflows.Close()
-			out, err := tx.Query(ctx, outflowSQL, id.String())
-			if err != nil {
-				return err
+			afterIn = func() error { return nil }
+			finish = func() error {
+				cw.Flush()
+				return cw.Error()
 			}
-			defer out.Close()
-			for out.Next() {
-				var tid, from, to uuid.UUID
-				var code, k string
-				var a decimal.Decimal
-				var at time.Time
-				if err := out.Scan(&tid, &code, &k, &a, &at, &from, &to); err != nil {
-					return err
-				}
-				cw.Write([]string{"outflow", at.UTC().Format(time.RFC3339Nano), tid.String(), to.String(), code, "D", amt(a), cur})
-			}
-			if err := out.Err(); err != nil {
-				return err
-			}
-			cw.Flush()
-			return cw.Error()
 		}
+		rows, err := tx.Query(ctx, `SELECT c.id, c.investor_id, c.amount, c.created_at, c.state, c.role, c.pending_transfer, c.resolution_transfer
+			FROM commitments c WHERE c.campaign_id = $1 ORDER BY c.created_at, c.id`, id)
+		if err != nil {
+			return err
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&in.id, &in.investor, &in.amount, &in.at, &in.state, &in.role, &in.pending, &in.resolution}, writeIn); err != nil {
+			return err
+		}
+		if err := afterIn(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT t.id, t.code, t.kind, t.amount, t.created_at, t.debit_account_id, t.credit_account_id
+			FROM transfers t WHERE t.metadata->>'campaign_id' = $1::text AND t.code IN ('platform_fee', 'issuer_payout', 'refund', 'distribution',
+				'capital_return', 'carry', 'platform_carry') ORDER BY t.seq`, id.String())
+		if err != nil {
+			return err
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&out.id, &out.code, &out.kind, &out.amount, &out.at, &out.from, &out.to}, writeOut); err != nil {
+			return err
+		}
+		return finish()
 	})
 	if err != nil {
 		return err
