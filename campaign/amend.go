@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
@@ -16,18 +17,6 @@ import (
 // ReconfirmDays is how long investors have to reconfirm after a material
 // change: 5 business days (17 CFR 227.304(c)); silence cancels.
 const ReconfirmDays = 5
-
-// AddBusinessDays counts Monday to Friday. Public holidays (and China's
-// working weekends, 调休) are not modelled: a known simplification.
-func AddBusinessDays(t time.Time, n int) time.Time {
-	for n > 0 {
-		t = t.AddDate(0, 0, 1)
-		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n--
-		}
-	}
-	return t
-}
 
 // Amendment is a material change to a live campaign.
 type Amendment struct {
@@ -109,7 +98,7 @@ func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaig
 // requireReconfirmation marks live commitments (all, or one role's) as
 // needing reconfirmation within 5 business days.
 func (s *Service) requireReconfirmation(ctx context.Context, tx pgx.Tx, campaign uuid.UUID, role *string, reason string) (int, error) {
-	by := AddBusinessDays(s.Now(), ReconfirmDays)
+	by := compliance.AddBusinessDays(s.Now(), ReconfirmDays)
 	tag, err := tx.Exec(ctx, `UPDATE commitments SET reconfirm_by = $2, reconfirm_reason = $3
 		WHERE campaign_id = $1 AND state = 'live' AND ($4::text IS NULL OR role = $4)`, campaign, by, reason, role)
 	if err != nil {
@@ -257,7 +246,7 @@ func (s *Service) EarlyClose(ctx context.Context, id uuid.UUID) (Campaign, error
 		case now.Sub(c.StartsAt) < 21*24*time.Hour:
 			return invalid("starts_at", errors.New("a campaign must be open at least 21 days before closing early"))
 		}
-		deadline := AddBusinessDays(now, 5)
+		deadline := compliance.AddBusinessDays(now, 5)
 		if !deadline.Before(c.Deadline) {
 			return invalid("deadline", errors.New("the deadline is already within 5 business days"))
 		}

@@ -10,22 +10,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 // AckWorkingDays is how long the platform has to acknowledge a complaint:
 // 10 working days (Del. Reg. (EU) 2022/2117 art. 3, taken as the platform's rule).
 const AckWorkingDays = 10
-
-func addWorkingDays(t time.Time, n int) time.Time {
-	for n > 0 {
-		t = t.AddDate(0, 0, 1)
-		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n--
-		}
-	}
-	return t
-}
 
 // complaintMoves are the legal transitions: received → acknowledged →
 // mediating → resolved or escalated (arbitration, litigation).
@@ -70,7 +61,7 @@ func (s *Service) File(ctx context.Context, complainant uuid.UUID, againstType s
 		return Complaint{}, invalid("summary", errors.New("must be 5 to 5000 characters"))
 	}
 	c := Complaint{ID: uuid.New(), ComplainantID: complainant, AgainstType: againstType, AgainstID: against, Summary: summary, State: "received",
-		AckDue: addWorkingDays(s.Now(), AckWorkingDays)}
+		AckDue: compliance.AddBusinessDays(s.Now(), AckWorkingDays)}
 	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO complaints (id, complainant_id, against_type, against_id, summary, ack_due) VALUES ($1, $2, $3, $4, $5, $6)
 			RETURNING created_at`, c.ID, complainant, againstType, against, summary, c.AckDue).Scan(&c.CreatedAt); err != nil {
