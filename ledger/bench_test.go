@@ -3,7 +3,9 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,4 +95,6 @@ func benchPost(b *testing.B, hot bool, batch int) {
 	}
 }
 
-var benchWriters = 0 // the default
+// benchWriters is Options.Writers for the benchmark; BENCH_WRITERS=2 compares
+// two writers with the default one.
+var benchWriters, _ = strconv.Atoi(os.Getenv("BENCH_WRITERS"))

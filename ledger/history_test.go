@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +95,9 @@ func TestHistoryIsImmutable(t *testing.T) {
 		`DELETE FROM accounts`,
 		`UPDATE accounts SET currency = 'USD'`,
 		`UPDATE accounts SET debits_must_not_exceed_credits = false`,
+		`UPDATE accounts SET owner = 'party:someone-else'`,
+		`UPDATE accounts SET code = 'platform_fee_revenue'`,
+		`UPDATE accounts SET idempotency_key = 'other'`,
 	} {
 		if _, err := db.Pool.Exec(ctx, sql); err == nil {
 			t.Errorf("%s: succeeded, want refused", sql)
@@ -103,6 +108,42 @@ func TestHistoryIsImmutable(t *testing.T) {
 	// Even a direct balance update that would overdraw a flagged account is refused.
 	if _, err := db.Pool.Exec(ctx, `UPDATE accounts SET debits_posted = 5 WHERE id = $1`, w); pg.Code(err) != pg.CheckViolation {
 		t.Errorf("overdrawing update: %v", err)
+	}
+}
+
+// TestCodeFormatInDatabase pins the database's code check (migration 013
+// rewrote it for speed) to the format the service validates: the same
+// strings pass and fail.
+func TestCodeFormatInDatabase(t *testing.T) {
+	t.Parallel()
+	_, db := newLedger(t, ledger.Options{})
+	for i, tc := range []struct {
+		code string
+		ok   bool
+	}{
+		{"a", true},
+		{"commitment", true},
+		{"campaign_escrow_2", true},
+		{"a" + strings.Repeat("b", 63), true},
+		{"a" + strings.Repeat("b", 64), false},
+		{"", false},
+		{"Commitment", false},
+		{"1abc", false},
+		{"_abc", false},
+		{"a-b", false},
+		{"a.b", false},
+		{"a b", false},
+		{"café", false},
+		{"abc\n", false},
+	} {
+		_, err := db.Pool.Exec(context.Background(), `INSERT INTO accounts (id, currency, code, idempotency_key, request_hash)
+			VALUES (gen_random_uuid(), 'CNY', $1, $2, '\x00')`, tc.code, fmt.Sprintf("code-format-%d", i))
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("code %q refused: %v", tc.code, err)
+		case !tc.ok && pg.Code(err) != pg.CheckViolation:
+			t.Errorf("code %q: err %v, want a check violation", tc.code, err)
+		}
 	}
 }
 
