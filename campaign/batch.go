@@ -459,6 +459,7 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 		return nil
 	}
 	b := &pgx.Batch{}
+	pg.QueueCachedPlans(b) // writes only, from here on; the commitments' foreign-key checks above all
 	b.Queue(`INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, pending_transfer, cooling_off_until,
 			acknowledged, idempotency_key, request_hash, created_at, state_at)
 		SELECT u.id, u.camp, u.inv, 'backer', u.amount, u.tier, u.qty, u.pend, u.cool, u.ack, u.key, u.hash, $12, $12
@@ -509,6 +510,7 @@ func (s *Service) commitMany(ctx context.Context, tx pgx.Tx, jobs []*commitJob) 
 	b.Queue(`UPDATE campaigns c SET committed = c.committed + u.amount, investors = c.investors + u.inv
 		FROM unnest($1::uuid[], $2::numeric[], $3::int4[]) AS u(id, amount, inv) WHERE c.id = u.id`, pg.UUIDs(uID), uAmt, uInv)
 	audit.QueueAppend(b, events)
+	pg.QueueCustomPlans(b)
 	return tx.SendBatch(ctx, b).Close()
 }
 

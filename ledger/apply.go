@@ -14,6 +14,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 // request is one caller's request on its way through a batch.
@@ -569,14 +570,7 @@ func commitBatch() *pgx.Batch {
 
 func write(ctx context.Context, q querier, reqs []*request, out []row, accts map[uuid.UUID]*acct, now time.Time, commit bool) error {
 	b := &pgx.Batch{}
-	if commit {
-		// The pool plans every statement for its parameters (internal/pg:
-		// lookups must not keep a plan made while a table was empty). These
-		// inserts and updates have one plan whatever the table sizes, and
-		// planning them anew each batch cost 12% of the writer's database
-		// CPU: let the plan cache keep them for the rest of this transaction.
-		b.Queue(`SET LOCAL plan_cache_mode = auto`)
-	}
+	pg.QueueCachedPlans(b) // inserts and updates only, from here on
 
 	eIDs := make([]uuid.UUID, len(reqs))
 	eKeys := make([]string, len(reqs))
@@ -662,6 +656,8 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 	audit.QueueAppend(b, events)
 	if commit {
 		b.Queue(`COMMIT`)
+	} else {
+		pg.QueueCustomPlans(b) // the caller's transaction goes on
 	}
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 )
@@ -40,5 +42,34 @@ func TestConnectSettings(t *testing.T) {
 				t.Errorf("%s = %q, want %q", tc.setting, got, tc.want)
 			}
 		})
+	}
+}
+
+// Between QueueCachedPlans and QueueCustomPlans statements may keep cached
+// plans; after the bracket, and after the transaction, the connection's own
+// setting is back.
+func TestPlanBracket(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pg.Connect(ctx, pgtest.URL(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	var inside, after string
+	b := &pgx.Batch{}
+	pg.QueueCachedPlans(b)
+	b.Queue(`SELECT current_setting('plan_cache_mode')`).QueryRow(func(r pgx.Row) error { return r.Scan(&inside) })
+	pg.QueueCustomPlans(b)
+	b.Queue(`SELECT current_setting('plan_cache_mode')`).QueryRow(func(r pgx.Row) error { return r.Scan(&after) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if inside != "auto" || after != "force_custom_plan" {
+		t.Errorf("plan_cache_mode inside the bracket %q, after it %q; want auto, force_custom_plan", inside, after)
 	}
 }
