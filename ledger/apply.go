@@ -79,8 +79,10 @@ type querier interface {
 // With own set, q is a bare connection and apply runs its own transaction:
 // BEGIN rides in the first statement pipeline and COMMIT in the last, so a
 // batch costs two round trips. On error the caller must ROLLBACK. Without
-// own, q is the caller's transaction.
-func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
+// own, q is the caller's transaction, and then, if set, queues the caller's
+// statements behind the ledger's writes, in the same round trip, once every
+// outcome is set.
+func apply(ctx context.Context, q querier, reqs []*request, own bool, then func(*pgx.Batch) error) error {
 	for _, r := range reqs {
 		r.entry, r.err = Entry{}, nil
 	}
@@ -322,18 +324,13 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 		}
 	}
 
-	// 5. Write (and commit, when the transaction is ours).
-	if len(out) > 0 {
-		if err := write(ctx, q, newEntries, out, accts, now, own); err != nil {
-			return err
+	// Replayed entries are committed rows, immutable: read them after our
+	// own commit (not holding the locks), or before the writes when the
+	// caller's statements need every outcome.
+	loadReplays := func() error {
+		if len(replayIDs) == 0 {
+			return nil
 		}
-	} else if own {
-		if err := q.SendBatch(ctx, commitBatch()).Close(); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-	}
-	if len(replayIDs) > 0 {
-		// Committed rows are immutable: reading them after our commit is fine.
 		loaded, err := loadEntries(ctx, q, replayIDs)
 		if err != nil {
 			return err
@@ -346,8 +343,37 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 				}
 			}
 		}
+		replayIDs = nil
+		return nil
 	}
-	return nil
+	if then != nil {
+		if err := loadReplays(); err != nil {
+			return err
+		}
+	}
+
+	// 5. Write (and commit, when the transaction is ours).
+	if len(out) > 0 {
+		if err := write(ctx, q, newEntries, out, accts, now, own, then); err != nil {
+			return err
+		}
+	} else if own || then != nil {
+		b := &pgx.Batch{}
+		if then != nil {
+			if err := then(b); err != nil {
+				return err
+			}
+		}
+		if own {
+			b.Queue(`COMMIT`)
+		}
+		if b.Len() > 0 {
+			if err := q.SendBatch(ctx, b).Close(); err != nil {
+				return fmt.Errorf("commit: %w", err)
+			}
+		}
+	}
+	return loadReplays()
 }
 
 func loadRefs(ctx context.Context, q querier, ids []uuid.UUID, refs map[uuid.UUID]*ref) error {
@@ -562,13 +588,7 @@ func (a *acct) checkFlags(requested money.Amount) error {
 	return nil
 }
 
-func commitBatch() *pgx.Batch {
-	b := &pgx.Batch{}
-	b.Queue(`COMMIT`)
-	return b
-}
-
-func write(ctx context.Context, q querier, reqs []*request, out []row, accts map[uuid.UUID]*acct, now time.Time, commit bool) error {
+func write(ctx context.Context, q querier, reqs []*request, out []row, accts map[uuid.UUID]*acct, now time.Time, commit bool, then func(*pgx.Batch) error) error {
 	b := &pgx.Batch{}
 	pg.QueueCachedPlans(b) // inserts and updates only, from here on
 
@@ -658,6 +678,11 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		b.Queue(`COMMIT`)
 	} else {
 		pg.QueueCustomPlans(b) // the caller's transaction goes on
+		if then != nil {
+			if err := then(b); err != nil {
+				return err
+			}
+		}
 	}
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)

@@ -113,7 +113,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers [
 		return Entry{}, err
 	}
 	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		if err := apply(ctx, sp, []*request{r}, false); err != nil {
+		if err := apply(ctx, sp, []*request{r}, false, nil); err != nil {
 			return err
 		}
 		return r.err
@@ -233,7 +233,7 @@ func (l *Ledger) commitOnce(ctx context.Context, reqs []*request) error {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if err := apply(ctx, conn, reqs, true); err != nil {
+	if err := apply(ctx, conn, reqs, true, nil); err != nil {
 		// Whatever state the pipeline left, end the transaction before the
 		// connection goes back to the pool; if even that fails, drop it.
 		if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
@@ -416,11 +416,19 @@ type Keyed struct {
 	Ctx       context.Context // carries the actor for the request's audit event
 }
 
+// Then queues a caller's own statements behind the ledger's writes, to go
+// to the database in the same round trip. It is called once the outcome of
+// every request is known (entries[i] or errs[i], as ApplyEachTx returns
+// them) and before anything is sent; its error fails the whole call.
+type Then func(b *pgx.Batch, entries []Entry, errs []error) error
+
 // ApplyEachTx applies several independent requests inside the caller's
-// transaction with one set of statements, as the group-commit writer does:
-// each request succeeds or fails on its own (errs[i]). The returned error is
-// for the whole call (the database failed); then nothing may be trusted.
-func (l *Ledger) ApplyEachTx(ctx context.Context, tx pgx.Tx, reqs []Keyed) (entries []Entry, errs []error, err error) {
+// transaction (tx: a pgx.Tx, or a connection on which the caller has begun
+// one) with one set of statements, as the group-commit writer does: each
+// request succeeds or fails on its own (errs[i]). The returned error is for
+// the whole call (the database failed); then nothing may be trusted. then,
+// if not nil, rides along with the writes (see Then).
+func (l *Ledger) ApplyEachTx(ctx context.Context, tx pg.DBTX, reqs []Keyed, then Then) (entries []Entry, errs []error, err error) {
 	rs := make([]*request, len(reqs))
 	errs = make([]error, len(reqs))
 	var valid []*request
@@ -437,18 +445,38 @@ func (l *Ledger) ApplyEachTx(ctx context.Context, tx pgx.Tx, reqs []Keyed) (entr
 		rs[i] = r
 		valid = append(valid, r)
 	}
+	entries = make([]Entry, len(reqs))
+	outcomes := func() {
+		for i, r := range rs {
+			if r != nil {
+				entries[i], errs[i] = r.entry, r.err
+			}
+		}
+	}
+	var hook func(*pgx.Batch) error
+	if then != nil {
+		hook = func(b *pgx.Batch) error {
+			outcomes()
+			return then(b, entries, errs)
+		}
+	}
 	// No savepoint: a request that fails writes nothing, and a database
 	// error fails the caller's whole transaction, which it then retries.
 	if len(valid) > 0 {
-		if err := apply(ctx, tx, valid, false); err != nil {
+		if err := apply(ctx, tx, valid, false, hook); err != nil {
 			return nil, nil, translate(err)
 		}
-	}
-	entries = make([]Entry, len(reqs))
-	for i, r := range rs {
-		if r != nil {
-			entries[i], errs[i] = r.entry, r.err
+	} else if hook != nil {
+		b := &pgx.Batch{}
+		if err := hook(b); err != nil {
+			return nil, nil, err
+		}
+		if b.Len() > 0 {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return nil, nil, translate(err)
+			}
 		}
 	}
+	outcomes()
 	return entries, errs, nil
 }

@@ -79,9 +79,14 @@ const MaxAttempts = 8
 func InTx(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }, fn func(pgx.Tx) error) error {
-	var err error
+	return Retry(ctx, func() error { return pgx.BeginFunc(ctx, db, fn) })
+}
+
+// Retry runs a whole transaction, fn, again on serialization failures and
+// deadlocks, at most MaxAttempts times, with jittered exponential backoff.
+func Retry(ctx context.Context, fn func() error) error {
 	for attempt := 1; ; attempt++ {
-		err = pgx.BeginFunc(ctx, db, fn)
+		err := fn()
 		if err == nil || !IsRetryable(err) || attempt >= MaxAttempts {
 			return err
 		}
