@@ -234,6 +234,41 @@ func TestPendingPostVoidAndExpiry(t *testing.T) {
 	}
 }
 
+// TestExpirySweepInPages: a sweep that hits its limit leaves the rest for
+// the next, and a sweep that finished does not lose what expires later.
+func TestExpirySweepInPages(t *testing.T) {
+	t.Parallel()
+	l, _ := newLedger(t, ledger.Options{})
+	ctx := context.Background()
+	bank := account(t, l, "CNY", ledger.CodeCustodyBank, ledger.Flags{})
+	w := account(t, l, "CNY", ledger.CodeInvestorWallet, noOverdraft)
+	esc := account(t, l, "CNY", ledger.CodeCampaignEscrow, ledger.Flags{})
+	post(t, l, bank, w, amt(t, "CNY", "100.00"))
+	pend := func() {
+		if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPending, DebitAccountID: w, CreditAccountID: esc,
+			Amount: amt(t, "CNY", "1.00"), Code: "commitment", Timeout: time.Second}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		pend()
+	}
+	time.Sleep(1100 * time.Millisecond)
+	for i, want := range []int{2, 1, 0} {
+		if n, err := l.ExpirePending(ctx, 2); err != nil || n != want {
+			t.Fatalf("sweep %d voided %d (%v), want %d", i+1, n, err, want)
+		}
+	}
+	pend()
+	time.Sleep(1100 * time.Millisecond)
+	if n, err := l.ExpirePending(ctx, 2); err != nil || n != 1 {
+		t.Fatalf("sweep after a complete one voided %d (%v), want 1", n, err)
+	}
+	if got := balances(t, l, w); got != "0.00/100.00/0.00/0.00" {
+		t.Errorf("wallet after expiry = %s", got)
+	}
+}
+
 func TestReversal(t *testing.T) {
 	t.Parallel()
 	l, _ := newLedger(t, ledger.Options{})

@@ -37,6 +37,8 @@ type Ledger struct {
 	opts Options
 
 	queue   chan *request
+	sweepMu sync.Mutex
+	sweptTo time.Time // see ExpirePending
 	mu      sync.RWMutex
 	closed  bool
 	writers sync.WaitGroup
@@ -376,10 +378,18 @@ func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
 	// cannot drive the expires_at index, and the sweep would scan every transfer.
 	// The resolution check is a scalar probe of the pending_id index: as NOT
 	// EXISTS it became a hash anti-join reading every transfer each second.
+	//
+	// The scan starts at sweptTo: every pending transfer that expired
+	// before it is resolved, so the index range read is the last few
+	// minutes, not every timed pending transfer the ledger ever held.
+	now := time.Now()
+	l.sweepMu.Lock()
+	from := l.sweptTo
+	l.sweepMu.Unlock()
 	rows, err := l.db.Query(ctx, `SELECT p.id FROM transfers p
-		WHERE p.expires_at IS NOT NULL AND p.expires_at <= $2
+		WHERE p.expires_at IS NOT NULL AND p.expires_at <= $2 AND p.expires_at > $3
 		  AND (SELECT true FROM transfers r WHERE r.pending_id = p.id) IS NULL
-		ORDER BY p.expires_at LIMIT $1`, limit, time.Now())
+		ORDER BY p.expires_at LIMIT $1`, limit, now, from)
 	if err != nil {
 		return 0, fmt.Errorf("find expired pending transfers: %w", err)
 	}
@@ -401,8 +411,23 @@ func (l *Ledger) ExpirePending(ctx context.Context, limit int) (int, error) {
 			return n, fmt.Errorf("expire pending %s: %w", id, err)
 		}
 	}
+	if len(ids) < limit {
+		// Everything that had expired by now is resolved. A transaction
+		// still open may yet commit a pending transfer whose expiry it
+		// computed from an earlier clock reading: stay sweepSlack behind.
+		l.sweepMu.Lock()
+		if t := now.Add(-sweepSlack); t.After(l.sweptTo) {
+			l.sweptTo = t
+		}
+		l.sweepMu.Unlock()
+	}
 	return n, nil
 }
+
+// sweepSlack is how far behind the last complete sweep ExpirePending keeps
+// looking: longer than any ledger transaction may stay open (their contexts
+// end after 30 s).
+const sweepSlack = 5 * time.Minute
 
 // Ping checks that the database answers.
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.Ping(ctx) }
