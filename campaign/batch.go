@@ -173,11 +173,7 @@ func (s *Service) commitBatch(ctx context.Context, jobs []*commitJob) error {
 		_, err = conn.Exec(ctx, `COMMIT`)
 	}
 	if err != nil {
-		// Whatever state the pipeline left, end the transaction before the
-		// connection goes back to the pool; if even that fails, drop it.
-		if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
-			conn.Conn().Close(ctx) //nolint:errcheck
-		}
+		pg.Abandon(ctx, conn)
 		return err
 	}
 	return nil

@@ -236,11 +236,7 @@ func (l *Ledger) commitOnce(ctx context.Context, reqs []*request) error {
 	}
 	defer conn.Release()
 	if err := apply(ctx, conn, reqs, true, nil); err != nil {
-		// Whatever state the pipeline left, end the transaction before the
-		// connection goes back to the pool; if even that fails, drop it.
-		if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
-			conn.Conn().Close(ctx) //nolint:errcheck
-		}
+		pg.Abandon(ctx, conn)
 		return err
 	}
 	return nil

@@ -163,3 +163,12 @@ func UUIDs[T ~[16]byte](ids []T) [][16]byte {
 	}
 	return out
 }
+
+// Abandon ends whatever transaction a failed pipeline left open on conn
+// before it goes back to the pool; if even ROLLBACK fails, the connection is
+// closed, and the pool replaces it.
+func Abandon(ctx context.Context, conn *pgxpool.Conn) {
+	if _, err := conn.Exec(ctx, `ROLLBACK`); err != nil {
+		conn.Conn().Close(ctx) //nolint:errcheck
+	}
+}
