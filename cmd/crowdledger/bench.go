@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -202,6 +203,12 @@ type benchResult struct {
 	lat     []time.Duration
 	errors  map[string]int
 	peakRSS float64
+	// CPU spent during the run: the service's (from its /metrics) and the
+	// whole machine's (from /proc/stat, when the service runs on this box).
+	// Per operation, they compare changes more steadily than ops/s on a
+	// machine whose speed drifts between runs.
+	svcCPU            float64
+	machine, machine0 cpuTimes
 }
 
 func (r *benchResult) opsPerSec() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
@@ -225,28 +232,80 @@ func (r *benchResult) print(out io.Writer) {
 	for k, n := range r.errors {
 		fmt.Fprintf(out, "  error %-40s %d\n", k, n)
 	}
+	if ops := float64(len(r.lat)); ops > 0 && r.svcCPU > 0 {
+		fmt.Fprintf(out, "cpu per op: service %.0f µs", r.svcCPU/ops*1e6)
+		if d := r.machine.sub(r.machine0); d.total > 0 {
+			fmt.Fprintf(out, ", whole machine %.0f µs busy (idle %.0f%%, steal %.0f%%)",
+				d.busy/ops*1e6, 100*d.idle/d.total, 100*d.steal/d.total)
+		}
+		fmt.Fprintln(out)
+	}
 }
 
-var rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes ([0-9.e+]+)`)
+// cpuTimes are the machine's CPU seconds from /proc/stat's first line.
+type cpuTimes struct{ busy, idle, steal, total float64 }
 
-func (b *bencher) rss() float64 {
+func (a cpuTimes) sub(b cpuTimes) cpuTimes {
+	return cpuTimes{a.busy - b.busy, a.idle - b.idle, a.steal - b.steal, a.total - b.total}
+}
+
+// machineCPU reads /proc/stat (Linux); zero elsewhere. Fields after "cpu":
+// user nice system idle iowait irq softirq steal ..., in USER_HZ (100/s).
+func machineCPU() cpuTimes {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return parseCPULine(line)
+}
+
+func parseCPULine(line string) cpuTimes {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	v := make([]float64, 8)
+	for i := range v {
+		v[i], _ = strconv.ParseFloat(f[i+1], 64)
+		v[i] /= 100
+	}
+	idle := v[3] + v[4]
+	busy := v[0] + v[1] + v[2] + v[5] + v[6]
+	return cpuTimes{busy: busy, idle: idle, steal: v[7], total: busy + idle + v[7]}
+}
+
+var (
+	rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes ([0-9.e+]+)`)
+	cpuRE = regexp.MustCompile(`(?m)^process_cpu_seconds_total ([0-9.e+]+)`)
+)
+
+// process reads the service's resident memory (bytes) and CPU time
+// (seconds) from its /metrics; zero when it cannot.
+func (b *bencher) process() (rss, cpu float64) {
 	req, _ := http.NewRequestWithContext(b.ctx, "GET", b.base+"/metrics", nil)
 	resp, err := b.http.Do(req)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if m := rssRE.FindSubmatch(body); m != nil {
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		return v
+	for _, f := range []struct {
+		re *regexp.Regexp
+		v  *float64
+	}{{rssRE, &rss}, {cpuRE, &cpu}} {
+		if m := f.re.FindSubmatch(body); m != nil {
+			*f.v, _ = strconv.ParseFloat(string(m[1]), 64)
+		}
 	}
-	return 0
+	return rss, cpu
 }
 
 func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResult {
 	res := &benchResult{errors: map[string]int{}}
 	var mu sync.Mutex
+	_, cpu0 := b.process()
+	res.machine0 = machineCPU()
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var ops atomic.Int64
@@ -260,7 +319,7 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 			case <-done:
 				return
 			case <-t.C:
-				if rss := b.rss(); rss > res.peakRSS {
+				if rss, _ := b.process(); rss > res.peakRSS {
 					mu.Lock()
 					res.peakRSS = rss
 					mu.Unlock()
@@ -306,6 +365,10 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	wg.Wait()
 	close(done)
 	res.elapsed = time.Since(start)
+	res.machine = machineCPU()
+	if _, cpu1 := b.process(); cpu0 > 0 && cpu1 > cpu0 {
+		res.svcCPU = cpu1 - cpu0
+	}
 	return res
 }
 
