@@ -421,7 +421,7 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 		t.sold += qty
 		committed[c.ID], _ = committed[c.ID].Add(amt)
 		accepted = append(accepted, j)
-		keyed = append(keyed, ledger.Keyed{Key: "commitment:" + j.in.IdempotencyKey, Ctx: j.ctx, Transfers: []ledger.TransferRequest{{Kind: ledger.KindPending,
+		keyed = append(keyed, ledger.Keyed{Key: "commitment:" + j.in.IdempotencyKey, Ctx: ledger.RecordedByCaller(j.ctx), Transfers: []ledger.TransferRequest{{Kind: ledger.KindPending,
 			DebitAccountID: wallet, CreditAccountID: c.EscrowAccountID, Amount: amt, Code: "commitment",
 			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"investor_id":%q}`, c.ID, cm.ID, j.in.InvestorID))}}})
 	}
@@ -478,8 +478,7 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 		cIDs, cCamps, cInvs, cPend = append(cIDs, cm.ID), append(cCamps, cm.CampaignID), append(cInvs, cm.InvestorID), append(cPend, cm.PendingTransfer)
 		cAmounts, cTiers, cKeys = append(cAmounts, cm.Amount.Decimal()), append(cTiers, *cm.Tier), append(cKeys, j.in.IdempotencyKey)
 		cQty, cCool, cAck, cHashes = append(cQty, int32(*cm.Quantity)), append(cCool, cm.CoolingOffUntil), append(cAck, j.in.Acknowledged), append(cHashes, j.hash)
-		ev, err := audit.New(j.ctx, "campaign.commit", []string{cm.CampaignID.String()}, map[string]any{"commitment_id": cm.ID, "investor_id": cm.InvestorID,
-			"amount": cm.Amount.String(), "currency": cm.Amount.Currency().Code(), "role": cm.Role, "transfer_id": cm.PendingTransfer})
+		ev, err := commitEvent(j.ctx, *cm, entries[k])
 		if err != nil {
 			return err
 		}
@@ -542,6 +541,18 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 	audit.QueueAppend(b, events)
 	b.Queue(`COMMIT`)
 	return nil
+}
+
+// commitEvent is a commitment's audit record, the one event of the command:
+// it names the campaign, the commitment and the ledger entry and pending
+// transfer that reserved the money, with the transfer's accounts and amount,
+// for the ledger appends none of its own (ledger.RecordedByCaller).
+func commitEvent(ctx context.Context, cm Commitment, e ledger.Entry) (audit.Event, error) {
+	t := e.Transfers[0]
+	return audit.New(ctx, "campaign.commit", []string{cm.CampaignID.String(), cm.ID.String(), e.ID.String(), t.ID.String()}, map[string]any{
+		"commitment_id": cm.ID, "investor_id": cm.InvestorID, "amount": cm.Amount.String(), "currency": cm.Amount.Currency().Code(),
+		"role": cm.Role, "entry_id": e.ID, "idempotency_key": e.IdempotencyKey, "transfer_id": t.ID, "kind": t.Kind,
+		"debit_account_id": t.DebitAccountID, "credit_account_id": t.CreditAccountID, "code": t.Code})
 }
 
 func sortedIDs(set map[uuid.UUID]bool) []uuid.UUID {

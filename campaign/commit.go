@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
@@ -233,13 +234,20 @@ func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, 
 			return err
 		}
 		cm.CoolingOffUntil = pack.CoolingOff.Until(now, c.Deadline)
-		e, err := s.ledger.ApplyTx(ctx, tx, "commitment:"+in.IdempotencyKey, []ledger.TransferRequest{{Kind: ledger.KindPending,
+		e, err := s.ledger.ApplyTx(ledger.RecordedByCaller(ctx), tx, "commitment:"+in.IdempotencyKey, []ledger.TransferRequest{{Kind: ledger.KindPending,
 			DebitAccountID: wallet, CreditAccountID: c.EscrowAccountID, Amount: amt, Code: "commitment",
 			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"investor_id":%q}`, c.ID, cm.ID, in.InvestorID))}})
 		if err != nil {
 			return err
 		}
 		cm.PendingTransfer = e.Transfers[0].ID
+		ev, err := commitEvent(ctx, cm, e)
+		if err != nil {
+			return err
+		}
+		if err := audit.Append(ctx, tx, ev); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO commitments (id, campaign_id, investor_id, role, amount, shares, tier, quantity, vehicle_id,
 				pending_transfer, cooling_off_until, acknowledged, idempotency_key, request_hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
@@ -288,10 +296,6 @@ func (s *Service) progress(ctx context.Context, tx pgx.Tx, c *Campaign, amt mone
 	}
 	if _, err := tx.Exec(ctx, `UPDATE campaigns SET committed = committed + $2, investors = investors + $4, milestones = milestones || $3::text[] WHERE id = $1`,
 		c.ID, amt.Decimal(), ms, newInvestor); err != nil {
-		return err
-	}
-	if err := s.record(ctx, tx, c.ID, "campaign.commit", "", "", map[string]any{"commitment_id": cm.ID, "investor_id": cm.InvestorID,
-		"amount": amt.String(), "currency": amt.Currency().Code(), "role": cm.Role, "transfer_id": cm.PendingTransfer}); err != nil {
 		return err
 	}
 	for _, m := range ms {

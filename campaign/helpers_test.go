@@ -56,8 +56,36 @@ func newWorld(t *testing.T) *world {
 		for _, v := range vs {
 			t.Errorf("invariant broken: %s", v)
 		}
+		assertRecorded(t, db)
 	})
 	return w
+}
+
+// assertRecorded: no change without its audit event. Every transfer is
+// named by an event, and a commitment's pending transfer by exactly one
+// (campaign.commit: the ledger records none of its own for it).
+func assertRecorded(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `SELECT t.id, t.code, count(e.seq)
+		FROM transfers t LEFT JOIN audit_events e ON t.id::text = ANY(e.object_ids)
+		GROUP BY t.id, t.code
+		HAVING count(e.seq) = 0 OR (t.code = 'commitment' AND count(e.seq) <> 1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var code string
+		var n int
+		if err := rows.Scan(&id, &code, &n); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("transfer %s (%s) is named by %d audit events", id, code, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (w *world) advance(d time.Duration) {

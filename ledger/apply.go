@@ -667,6 +667,9 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		WHERE a.id = u.id`, raw(uID), uDP, uCP, uDQ, uCQ)
 	events := make([]audit.Event, 0, len(reqs))
 	for _, r := range reqs {
+		if !commit && recordedByCaller(r.ctx) {
+			continue
+		}
 		e, err := entryEvent(r)
 		if err != nil {
 			return err
@@ -688,6 +691,23 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		return fmt.Errorf("write batch: %w", err)
 	}
 	return nil
+}
+
+type recordedKey struct{}
+
+// RecordedByCaller marks the ledger requests made with ctx as part of a
+// command that appends its own audit event, in the same transaction, naming
+// the transfers it moves (a commitment's "campaign.commit" names its pending
+// transfer). The ledger then appends no "ledger.entry.post" for them, so
+// the command is recorded once, not twice. It applies inside the caller's
+// transaction only (ApplyTx, ApplyEachTx); Submit always records.
+func RecordedByCaller(ctx context.Context) context.Context {
+	return context.WithValue(ctx, recordedKey{}, true)
+}
+
+func recordedByCaller(ctx context.Context) bool {
+	v, _ := ctx.Value(recordedKey{}).(bool)
+	return v
 }
 
 type transferFacts struct {
