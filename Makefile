@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeBodies -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz FuzzVerifyExport -fuzztime $(FUZZTIME)
 	$(GO) test ./compliance -run '^$$' -fuzz FuzzNormalizeDocument -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/pg -run '^$$' -fuzz FuzzNumericText -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -492,9 +492,9 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 	b.Queue(`INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, pending_transfer, cooling_off_until,
 			acknowledged, idempotency_key, request_hash, created_at, state_at)
 		SELECT u.id, u.camp, u.inv, 'backer', u.amount, u.tier, u.qty, u.pend, u.cool, u.ack, u.key, u.hash, $12, $12
-		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::int4[], $7::uuid[], $8::timestamptz[], $9::bool[],
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]::numeric[], $5::text[], $6::int4[], $7::uuid[], $8::timestamptz[], $9::bool[],
 			$10::text[], $11::bytea[]) AS u(id, camp, inv, amount, tier, qty, pend, cool, ack, key, hash)`,
-		pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), cAmounts, cTiers, cQty, pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, now)
+		pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), pg.NumericText(cAmounts), cTiers, cQty, pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, now)
 	// Set-based: one statement for every tier and one for every campaign,
 	// however many campaigns the batch touched.
 	var tCamp []uuid.UUID
@@ -537,7 +537,7 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 		}
 	}
 	b.Queue(`UPDATE campaigns c SET committed = c.committed + u.amount, investors = c.investors + u.inv
-		FROM unnest($1::uuid[], $2::numeric[], $3::int4[]) AS u(id, amount, inv) WHERE c.id = u.id`, pg.UUIDs(uID), uAmt, uInv)
+		FROM unnest($1::uuid[], $2::text[]::numeric[], $3::int4[]) AS u(id, amount, inv) WHERE c.id = u.id`, pg.UUIDs(uID), pg.NumericText(uAmt), uInv)
 	audit.QueueAppend(b, events)
 	b.Queue(`COMMIT`)
 	return nil

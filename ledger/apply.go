@@ -644,15 +644,15 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		SELECT u.id, u.seq, u.entry_id, u.idx, u.kind, u.debit, u.credit, u.cur, u.scale, u.amount, u.code,
 			u.meta::jsonb, u.pending, u.reverses, u.expires, $16
 		FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::int4[], $5::text[], $6::uuid[], $7::uuid[], $8::text[],
-			$9::int2[], $10::numeric[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::timestamptz[])
+			$9::int2[], $10::text[]::numeric[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::timestamptz[])
 			AS u(id, seq, entry_id, idx, kind, debit, credit, cur, scale, amount, code, meta, pending, reverses, expires)`,
-		raw(ids), seqs, raw(entryIDs), idx, kinds, raw(debits), raw(credits), curs, scales, amounts, codes, metas, rawNullable(pendings), rawNullable(reverses), expires, now)
+		raw(ids), seqs, raw(entryIDs), idx, kinds, raw(debits), raw(credits), curs, scales, pg.NumericText(amounts), codes, metas, rawNullable(pendings), rawNullable(reverses), expires, now)
 	b.Queue(`INSERT INTO account_entries (account_id, seq, transfer_id, side, created_at,
 			debits_posted, credits_posted, debits_pending, credits_pending)
 		SELECT u.acct, u.seq, u.tid, u.side::"char", $9, u.dp, u.cp, u.dq, u.cq
-		FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[])
+		FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::text[], $5::text[]::numeric[], $6::text[]::numeric[], $7::text[]::numeric[], $8::text[]::numeric[])
 			AS u(acct, seq, tid, side, dp, cp, dq, cq)`,
-		raw(aeAcct), aeSeq, raw(aeTransfer), aeSide, aeDP, aeCP, aeDQ, aeCQ, now)
+		raw(aeAcct), aeSeq, raw(aeTransfer), aeSide, pg.NumericText(aeDP), pg.NumericText(aeCP), pg.NumericText(aeDQ), pg.NumericText(aeCQ), now)
 
 	var uID []uuid.UUID
 	var uDP, uCP, uDQ, uCQ []decimal.Decimal
@@ -663,8 +663,8 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		}
 	}
 	b.Queue(`UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
-		FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[]) AS u(id, dp, cp, dq, cq)
-		WHERE a.id = u.id`, raw(uID), uDP, uCP, uDQ, uCQ)
+		FROM unnest($1::uuid[], $2::text[]::numeric[], $3::text[]::numeric[], $4::text[]::numeric[], $5::text[]::numeric[]) AS u(id, dp, cp, dq, cq)
+		WHERE a.id = u.id`, raw(uID), pg.NumericText(uDP), pg.NumericText(uCP), pg.NumericText(uDQ), pg.NumericText(uCQ))
 	events := make([]audit.Event, 0, len(reqs))
 	for _, r := range reqs {
 		if !commit && recordedByCaller(r.ctx) {
