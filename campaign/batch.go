@@ -159,9 +159,10 @@ var batchWriters = 1
 
 // commitBatch runs commitMany in one transaction on one connection. BEGIN
 // rides in commitMany's first pipeline and COMMIT in its last, behind the
-// ledger's writes: a batch costs four round trips, not seven (BEGIN, the
-// ledger's writes, the commitments and COMMIT each took one), and the
-// campaign's row lock is held that much shorter.
+// ledger's writes, and the rules' reads ride with the campaign locks: a
+// batch costs three round trips (locks and reads, the ledger's reads, all
+// writes and COMMIT), not seven, and the campaign's row lock is held that
+// much shorter.
 func (s *Service) commitBatch(ctx context.Context, jobs []*commitJob) error {
 	conn, err := s.db.Acquire(ctx)
 	if err != nil {
@@ -229,39 +230,18 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 		}
 		return rows.Err()
 	})
-	if err := tx.SendBatch(ctx, b1).Close(); err != nil {
-		return false, err
-	}
-	// Only live reward campaigns are batched; the rest go one at a time.
-	var work []*commitJob
-	keys := []string{}
-	seenKey := map[string]bool{}
+	// Everything the rules need rides in the same pipeline, for every job
+	// (those that turn out not to be batched go one at a time afterwards):
+	// the investors' and issuers' party rows locked in id order after the
+	// campaigns (as the single path's gate does), then read after the
+	// locks. Issuers and currencies come from the locked campaign rows.
+	var jobInv, jobCamp []uuid.UUID
+	jobKeys := make([]string, 0, len(jobs))
 	for _, j := range jobs {
-		c := camps[j.in.CampaignID]
-		if c == nil || c.Kind != "reward" || seenKey[j.in.IdempotencyKey] {
-			j.fallback = true // unknown campaign, equity, or a duplicate key in this batch: the single path answers
-			continue
-		}
-		seenKey[j.in.IdempotencyKey] = true
-		work = append(work, j)
-		keys = append(keys, j.in.IdempotencyKey)
+		jobInv, jobCamp = append(jobInv, j.in.InvestorID), append(jobCamp, j.in.CampaignID)
+		jobKeys = append(jobKeys, j.in.IdempotencyKey)
 	}
-	if len(work) == 0 {
-		return false, nil
-	}
-	// Everything the rules need, in one pipeline: parties locked in id order
-	// (as the single path's gate does), then read after the locks.
-	partySet := map[uuid.UUID]bool{}
-	var investors, issuers, campsOfWork []uuid.UUID
-	walletKeys := make([]string, 0, len(work))
-	for _, j := range work {
-		c := camps[j.in.CampaignID]
-		partySet[j.in.InvestorID], partySet[c.IssuerID] = true, true
-		investors, issuers = append(investors, j.in.InvestorID), append(issuers, c.IssuerID)
-		campsOfWork = append(campsOfWork, j.in.CampaignID)
-		walletKeys = append(walletKeys, "wallet:"+j.in.InvestorID.String()+":"+c.Target.Currency().Code())
-	}
-	parties := sortedIDs(partySet)
+	const partiesOfJobs = `(SELECT unnest($1::uuid[]) UNION SELECT issuer_id FROM campaigns WHERE id = ANY($2))`
 	existing := map[string]struct {
 		id   uuid.UUID
 		hash []byte
@@ -271,8 +251,8 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 	related := map[[2]uuid.UUID]bool{}
 	liveInvestor := map[[2]uuid.UUID]bool{}
 	wallets := map[string]uuid.UUID{}
-	b2 := &pgx.Batch{}
-	b2.Queue(`SELECT id, status FROM parties WHERE id = ANY($1) ORDER BY id FOR UPDATE`, pg.UUIDs(parties)).Query(func(rows pgx.Rows) error {
+	b1.Queue(`SELECT p.id, p.status FROM parties p WHERE p.id IN `+partiesOfJobs+` ORDER BY p.id FOR UPDATE`,
+		pg.UUIDs(jobInv), pg.UUIDs(ids)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id uuid.UUID
 			var st string
@@ -283,8 +263,8 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 		}
 		return rows.Err()
 	})
-	b2.Queue(`SELECT clock_timestamp()`).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
-	b2.Queue(`SELECT idempotency_key, id, request_hash FROM commitments WHERE idempotency_key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+	b1.Queue(`SELECT clock_timestamp()`).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
+	b1.Queue(`SELECT idempotency_key, id, request_hash FROM commitments WHERE idempotency_key = ANY($1)`, jobKeys).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var k string
 			var e struct {
@@ -298,10 +278,10 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 		}
 		return rows.Err()
 	})
-	b2.Queue(`SELECT p.id FROM parties p WHERE p.id = ANY($1) AND EXISTS (SELECT 1 FROM list_entries e
+	b1.Queue(`SELECT p.id FROM parties p WHERE p.id IN `+partiesOfJobs+` AND EXISTS (SELECT 1 FROM list_entries e
 		WHERE e.list = 'black' AND (e.party_id = p.id OR e.doc_lookup = p.doc_lookup)
 		  AND e.effective_from <= clock_timestamp() AND (e.effective_to IS NULL OR e.effective_to > clock_timestamp())
-		  AND (e.ended_at IS NULL OR e.ended_at > clock_timestamp()))`, pg.UUIDs(parties)).Query(func(rows pgx.Rows) error {
+		  AND (e.ended_at IS NULL OR e.ended_at > clock_timestamp()))`, pg.UUIDs(jobInv), pg.UUIDs(ids)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id uuid.UUID
 			if err := rows.Scan(&id); err != nil {
@@ -311,7 +291,8 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 		}
 		return rows.Err()
 	})
-	b2.Queue(`SELECT issuer_id, related_id FROM party_relations WHERE issuer_id = ANY($1) AND related_id = ANY($2)`, pg.UUIDs(issuers), pg.UUIDs(investors)).
+	b1.Queue(`SELECT issuer_id, related_id FROM party_relations
+		WHERE issuer_id IN (SELECT issuer_id FROM campaigns WHERE id = ANY($1)) AND related_id = ANY($2)`, pg.UUIDs(ids), pg.UUIDs(jobInv)).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var a, b uuid.UUID
@@ -325,9 +306,9 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 	// One index probe per (campaign, investor) pair: with two ANY lists the
 	// generic plan probed by campaign only and filtered every live
 	// commitment of a hot campaign, so each batch slowed as it grew.
-	b2.Queue(`SELECT u.c, u.i FROM unnest($1::uuid[], $2::uuid[]) AS u(c, i)
+	b1.Queue(`SELECT u.c, u.i FROM unnest($1::uuid[], $2::uuid[]) AS u(c, i)
 		WHERE EXISTS (SELECT 1 FROM commitments m WHERE m.campaign_id = u.c AND m.investor_id = u.i AND m.state = 'live')`,
-		pg.UUIDs(campsOfWork), pg.UUIDs(investors)).Query(func(rows pgx.Rows) error {
+		pg.UUIDs(jobCamp), pg.UUIDs(jobInv)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var a, b uuid.UUID
 			if err := rows.Scan(&a, &b); err != nil {
@@ -337,19 +318,39 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 		}
 		return rows.Err()
 	})
-	b2.Queue(`SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, walletKeys).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var k string
-			var id uuid.UUID
-			if err := rows.Scan(&k, &id); err != nil {
-				return err
+	b1.Queue(`SELECT a.idempotency_key, a.id FROM unnest($1::uuid[], $2::uuid[]) AS u(i, c)
+		JOIN campaigns k ON k.id = u.c
+		JOIN accounts a ON a.idempotency_key = 'wallet:' || u.i::text || ':' || k.currency`, pg.UUIDs(jobInv), pg.UUIDs(jobCamp)).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var k string
+				var id uuid.UUID
+				if err := rows.Scan(&k, &id); err != nil {
+					return err
+				}
+				wallets[k] = id
 			}
-			wallets[k] = id
-		}
-		return rows.Err()
-	})
-	if err := tx.SendBatch(ctx, b2).Close(); err != nil {
+			return rows.Err()
+		})
+	if err := tx.SendBatch(ctx, b1).Close(); err != nil {
 		return false, err
+	}
+	// Only live reward campaigns are batched; the rest go one at a time.
+	var work []*commitJob
+	var walletKeys []string
+	seenKey := map[string]bool{}
+	for _, j := range jobs {
+		c := camps[j.in.CampaignID]
+		if c == nil || c.Kind != "reward" || seenKey[j.in.IdempotencyKey] {
+			j.fallback = true // unknown campaign, equity, or a duplicate key in this batch: the single path answers
+			continue
+		}
+		seenKey[j.in.IdempotencyKey] = true
+		work = append(work, j)
+		walletKeys = append(walletKeys, "wallet:"+j.in.InvestorID.String()+":"+c.Target.Currency().Code())
+	}
+	if len(work) == 0 {
+		return false, nil
 	}
 
 	// The rules, in arrival order, against running totals.
