@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,9 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
-	"github.com/crowdledger/crowdledger/internal/pii"
 )
 
 // TestKillNineUnderLoad runs the real binary under a commitment load and
@@ -32,34 +29,12 @@ func TestKillNineUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the service 20 times")
 	}
-	bin := filepath.Join(t.TempDir(), "crowdledger")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	db := pgtest.NewDB(t)
-	addr := freeAddr(t)
-	seed, _ := audit.GenerateSeed()
-	env := append(os.Environ(), "DATABASE_URL="+db.URL, "LISTEN_ADDR="+addr, "LOG_LEVEL=error", "AUDIT_SIGNING_KEY="+seed,
-		"PII_KEYS=k1:"+pii.NewKey(), "PII_LOOKUP_KEY="+pii.NewKey(), "AUDIT_CHAIN_INTERVAL=100ms", "RATE_LIMIT_RPS=0")
-	runBin := func(args ...string) string {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	runBin("migrate")
-	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(runBin("keys", "create", "--role", "operator", "--name", "crash"))[1]
-	base := "http://" + addr
+	bin := buildBinary(t, db.URL, "AUDIT_CHAIN_INTERVAL=100ms")
+	runBin, key, base := bin.run, bin.key, bin.base
 	var srv *exec.Cmd
 	start := func() {
-		srv = exec.Command(bin, "serve")
-		srv.Env = env
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
+		srv = bin.serve()
 		for i := 0; ; i++ {
 			if r, err := http.Get(base + "/readyz"); err == nil && r.StatusCode == 200 {
 				r.Body.Close()

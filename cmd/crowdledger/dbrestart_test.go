@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -19,9 +18,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/crowdledger/crowdledger/audit"
-	"github.com/crowdledger/crowdledger/internal/pii"
 )
 
 // privatePostgres starts a throwaway PostgreSQL cluster this test may stop
@@ -79,32 +75,10 @@ func TestDatabaseImmediateRestart(t *testing.T) {
 		t.Skip("starts and crashes a private PostgreSQL")
 	}
 	url, ctl := privatePostgres(t)
-	bin := filepath.Join(t.TempDir(), "crowdledger")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	addr := freeAddr(t)
-	seed, _ := audit.GenerateSeed()
-	env := append(os.Environ(), "DATABASE_URL="+url, "LISTEN_ADDR="+addr, "LOG_LEVEL=error", "AUDIT_SIGNING_KEY="+seed,
-		"PII_KEYS=k1:"+pii.NewKey(), "PII_LOOKUP_KEY="+pii.NewKey(), "RATE_LIMIT_RPS=0")
-	runBin := func(args ...string) string {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	runBin("migrate")
-	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(runBin("keys", "create", "--role", "operator", "--name", "db"))[1]
-	srv := exec.Command(bin, "serve")
-	srv.Env = env
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildBinary(t, url)
+	runBin, key, base := bin.run, bin.key, bin.base
+	srv := bin.serve()
 	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
-	base := "http://" + addr
 	ready := func() int {
 		r, err := http.Get(base + "/readyz")
 		if err != nil {

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/pii"
+)
+
+// realBinary is the crowdledger binary built for a test, with the
+// environment of one service instance on a migrated database and an
+// operator key: what the crash and restart tests start, kill and query.
+type realBinary struct {
+	t    *testing.T
+	path string
+	env  []string
+	base string // the service's URL once it serves
+	key  string // an operator key
+}
+
+func buildBinary(t *testing.T, dbURL string, extraEnv ...string) *realBinary {
+	t.Helper()
+	b := &realBinary{t: t, path: filepath.Join(t.TempDir(), "crowdledger")}
+	if out, err := exec.Command("go", "build", "-o", b.path, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	b.base = "http://" + addr
+	seed, _ := audit.GenerateSeed()
+	b.env = append(os.Environ(), "DATABASE_URL="+dbURL, "LISTEN_ADDR="+addr, "LOG_LEVEL=error", "AUDIT_SIGNING_KEY="+seed,
+		"PII_KEYS=k1:"+pii.NewKey(), "PII_LOOKUP_KEY="+pii.NewKey(), "RATE_LIMIT_RPS=0")
+	b.env = append(b.env, extraEnv...)
+	b.run("migrate")
+	b.key = regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(b.run("keys", "create", "--role", "operator", "--name", "test"))[1]
+	return b
+}
+
+// run runs a subcommand to completion and returns its output.
+func (b *realBinary) run(args ...string) string {
+	b.t.Helper()
+	cmd := exec.Command(b.path, args...)
+	cmd.Env = b.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// serve starts the service; the caller stops it.
+func (b *realBinary) serve() *exec.Cmd {
+	b.t.Helper()
+	srv := exec.Command(b.path, "serve")
+	srv.Env = b.env
+	if err := srv.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	return srv
+}
