@@ -443,10 +443,13 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 	type agg struct {
 		amount    money.Amount
 		investors int
-		events    []audit.Event
 	}
 	per := map[uuid.UUID]*agg{}
-	soldBy := map[[2]string]int{}
+	type tierKey struct {
+		campaign uuid.UUID
+		tier     string
+	}
+	soldBy := map[tierKey]int{}
 	var (
 		cIDs, cCamps, cInvs, cPend []uuid.UUID
 		cAmounts                   []decimal.Decimal
@@ -475,7 +478,7 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 			liveInvestor[pair] = true
 			a.investors++
 		}
-		soldBy[[2]string{cm.CampaignID.String(), *cm.Tier}] += *cm.Quantity
+		soldBy[tierKey{cm.CampaignID, *cm.Tier}] += *cm.Quantity
 		cIDs, cCamps, cInvs, cPend = append(cIDs, cm.ID), append(cCamps, cm.CampaignID), append(cInvs, cm.InvestorID), append(cPend, cm.PendingTransfer)
 		cAmounts, cTiers, cKeys = append(cAmounts, cm.Amount.Decimal()), append(cTiers, *cm.Tier), append(cKeys, j.in.IdempotencyKey)
 		cQty, cCool, cAck, cHashes = append(cQty, int32(*cm.Quantity)), append(cCool, cm.CoolingOffUntil), append(cAck, j.in.Acknowledged), append(cHashes, j.hash)
@@ -502,8 +505,7 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 	var tTier []string
 	var tQty []int32
 	for k, n := range soldBy {
-		id, _ := uuid.Parse(k[0])
-		tCamp, tTier, tQty = append(tCamp, id), append(tTier, k[1]), append(tQty, int32(n))
+		tCamp, tTier, tQty = append(tCamp, k.campaign), append(tTier, k.tier), append(tQty, int32(n))
 	}
 	b.Queue(`UPDATE campaign_tiers t SET sold = t.sold + u.qty FROM unnest($1::uuid[], $2::text[], $3::int4[]) AS u(camp, tier, qty)
 		WHERE t.campaign_id = u.camp AND t.tier = u.tier`, pg.UUIDs(tCamp), tTier, tQty)
