@@ -50,6 +50,8 @@ func serve(ctx context.Context, cfg config) error {
 	log := newLogger(cfg)
 	defer log.Sync() //nolint:errcheck
 	log.Info("starting", cfg.fields()...)
+	gcPercent, memLimit := tuneGC()
+	log.Info("garbage collector", zap.Int("gogc", gcPercent), zap.Int64("memory_limit_bytes", memLimit))
 
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
