@@ -49,8 +49,9 @@ tools:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq libxml2-utils; }
 
 # Benchmarks: the ledger's group-commit writer, then pgbench for scale.
+# GOGC/GOMEMLIMIT as `crowdledger serve` sets them (cmd/crowdledger/gc.go).
 bench:
-	@set -e; url=$$(scripts/db.sh postgres); \
+	@set -e; url=$$(scripts/db.sh postgres); export GOGC=400 GOMEMLIMIT=200MiB; \
 	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test ./ledger -run '^$$' -bench 'BenchmarkPost/(distinct|hot)' -benchtime 40000x -count 3; \
 	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test ./ledger -run '^$$' -bench 'BenchmarkPost/batch100' -benchtime 1000x -count 2
 
