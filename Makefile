@@ -64,6 +64,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/money -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/money -run '^$$' -fuzz FuzzAllocate -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/canonjson -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME)
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeTransfer -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME)
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeBodies -fuzztime $(FUZZTIME)
