@@ -386,8 +386,6 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 		case p < 10 && len(*mine) > 0:
 			id := (*mine)[len(*mine)-1]
 			*mine = (*mine)[:len(*mine)-1]
-			inv := b.invs[(c*7919+i)%len(b.invs)]
-			_ = inv
 			return b.cancel(id)
 		case p < 15:
 			inv := b.invs[rng.IntN(len(b.invs))]
