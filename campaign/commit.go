@@ -421,9 +421,11 @@ func (s *Service) Cancel(ctx context.Context, commitmentID, investorID uuid.UUID
 	return s.Commitment(ctx, commitmentID, uuid.Nil)
 }
 
-// release voids a live commitment's pending transfer and takes it out of the totals.
+// release voids a live commitment's pending transfer and takes it out of the
+// totals. Its event names the void transfer and records its movement, so
+// the ledger records none of its own (one event per command).
 func (s *Service) release(ctx context.Context, tx pgx.Tx, c *Campaign, cm Commitment, state, why string) error {
-	e, err := s.ledger.ApplyTx(ctx, tx, "release:"+cm.ID.String(), []ledger.TransferRequest{{Kind: ledger.KindVoidPending, PendingID: cm.PendingTransfer,
+	e, err := s.ledger.ApplyTx(ledger.RecordedByCaller(ctx), tx, "release:"+cm.ID.String(), []ledger.TransferRequest{{Kind: ledger.KindVoidPending, PendingID: cm.PendingTransfer,
 		Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"reason":%q}`, c.ID, cm.ID, why))}})
 	if err != nil {
 		return err
@@ -456,6 +458,12 @@ func (s *Service) release(ctx context.Context, tx pgx.Tx, c *Campaign, cm Commit
 			return err
 		}
 	}
-	return s.record(ctx, tx, c.ID, "campaign.commitment."+state, "live", state, map[string]any{"commitment_id": cm.ID, "investor_id": cm.InvestorID,
-		"amount": cm.Amount.String(), "transfer_id": e.Transfers[0].ID, "reason": why})
+	facts := moveFacts(e)
+	facts["commitment_id"], facts["investor_id"], facts["reason"] = cm.ID, cm.InvestorID, why
+	facts["from_state"], facts["to_state"] = "live", state
+	ev, err := audit.New(ctx, "campaign.commitment."+state, []string{c.ID.String(), cm.ID.String(), e.ID.String(), e.Transfers[0].ID.String()}, facts)
+	if err != nil {
+		return err
+	}
+	return audit.Append(ctx, tx, ev)
 }
