@@ -313,7 +313,7 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	go func() { // progress and RSS
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
-		last := time.Now()
+		last, lastOps := time.Now(), int64(0)
 		for {
 			select {
 			case <-done:
@@ -324,9 +324,13 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 					res.peakRSS = rss
 					mu.Unlock()
 				}
-				if time.Since(last) >= 5*time.Second {
-					last = time.Now()
-					fmt.Fprintf(b.out, "  %5.0fs  %8d ops  %7.0f ops/s\n", time.Since(start).Seconds(), ops.Load(), float64(ops.Load())/time.Since(start).Seconds())
+				// The rate since the last line too: a long run's slowdowns
+				// (checkpoints, a buffer pool outgrown) hide in the average.
+				if since := time.Since(last); since >= 5*time.Second {
+					n := ops.Load()
+					fmt.Fprintf(b.out, "  %5.0fs  %8d ops  %7.0f ops/s  (last %.0fs: %.0f ops/s)\n", time.Since(start).Seconds(), n,
+						float64(n)/time.Since(start).Seconds(), since.Seconds(), float64(n-lastOps)/since.Seconds())
+					last, lastOps = time.Now(), n
 				}
 			}
 		}
