@@ -551,23 +551,25 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 // transfer that reserved the money, with the transfer's accounts and amount,
 // for the ledger appends none of its own (ledger.RecordedByCaller).
 func commitEvent(ctx context.Context, cm Commitment, e ledger.Entry) (audit.Event, error) {
-	facts := moveFacts(e)
-	facts["commitment_id"], facts["investor_id"], facts["role"] = cm.ID, cm.InvestorID, cm.Role
-	return audit.New(ctx, "campaign.commit", []string{cm.CampaignID.String(), cm.ID.String(), e.ID.String(), e.Transfers[0].ID.String()}, facts)
+	objects, facts := commitmentMove(cm, e)
+	facts["role"] = cm.Role
+	return audit.New(ctx, "campaign.commit", objects, facts)
 }
 
-// moveFacts are the facts of a one-transfer ledger entry that a command's
-// own event records in place of the ledger's "ledger.entry.post": enough to
-// replay the money movement from the audit trail alone.
-func moveFacts(e ledger.Entry) map[string]any {
+// commitmentMove is what a commitment command's own event records in place
+// of the ledger's "ledger.entry.post" for its one-transfer entry: the
+// objects it names (campaign, commitment, entry, transfer) and facts enough
+// to replay the money movement from the audit trail alone.
+func commitmentMove(cm Commitment, e ledger.Entry) (objects []string, facts map[string]any) {
 	t := e.Transfers[0]
-	f := map[string]any{"entry_id": e.ID, "idempotency_key": e.IdempotencyKey, "transfer_id": t.ID, "kind": t.Kind,
+	facts = map[string]any{"commitment_id": cm.ID, "investor_id": cm.InvestorID,
+		"entry_id": e.ID, "idempotency_key": e.IdempotencyKey, "transfer_id": t.ID, "kind": t.Kind,
 		"debit_account_id": t.DebitAccountID, "credit_account_id": t.CreditAccountID, "amount": t.Amount.String(),
 		"currency": t.Amount.Currency().Code(), "code": t.Code}
 	if t.PendingID != nil {
-		f["pending_id"] = *t.PendingID
+		facts["pending_id"] = *t.PendingID
 	}
-	return f
+	return []string{cm.CampaignID.String(), cm.ID.String(), e.ID.String(), t.ID.String()}, facts
 }
 
 func sortedIDs(set map[uuid.UUID]bool) []uuid.UUID {

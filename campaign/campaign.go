@@ -371,13 +371,19 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 
 // record appends the audit event of a campaign command.
 func (s *Service) record(ctx context.Context, tx pgx.Tx, id uuid.UUID, action, from, to string, facts map[string]any) error {
+	return s.recordObjects(ctx, tx, []string{id.String()}, action, from, to, facts)
+}
+
+// recordObjects is record for a command whose event names more than the
+// campaign (a commitment's release names its commitment, entry and transfer).
+func (s *Service) recordObjects(ctx context.Context, tx pgx.Tx, objects []string, action, from, to string, facts map[string]any) error {
 	if facts == nil {
 		facts = map[string]any{}
 	}
 	if from != "" || to != "" {
 		facts["from_state"], facts["to_state"] = from, to
 	}
-	ev, err := audit.New(ctx, action, []string{id.String()}, facts)
+	ev, err := audit.New(ctx, action, objects, facts)
 	if err != nil {
 		return err
 	}

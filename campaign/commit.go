@@ -458,12 +458,7 @@ func (s *Service) release(ctx context.Context, tx pgx.Tx, c *Campaign, cm Commit
 			return err
 		}
 	}
-	facts := moveFacts(e)
-	facts["commitment_id"], facts["investor_id"], facts["reason"] = cm.ID, cm.InvestorID, why
-	facts["from_state"], facts["to_state"] = "live", state
-	ev, err := audit.New(ctx, "campaign.commitment."+state, []string{c.ID.String(), cm.ID.String(), e.ID.String(), e.Transfers[0].ID.String()}, facts)
-	if err != nil {
-		return err
-	}
-	return audit.Append(ctx, tx, ev)
+	objects, facts := commitmentMove(cm, e)
+	facts["reason"] = why
+	return s.recordObjects(ctx, tx, objects, "campaign.commitment."+state, "live", state, facts)
 }

@@ -327,9 +327,9 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 				// The rate since the last line too: a long run's slowdowns
 				// (checkpoints, a buffer pool outgrown) hide in the average.
 				if since := time.Since(last); since >= 5*time.Second {
-					n := ops.Load()
-					fmt.Fprintf(b.out, "  %5.0fs  %8d ops  %7.0f ops/s  (last %.0fs: %.0f ops/s)\n", time.Since(start).Seconds(), n,
-						float64(n)/time.Since(start).Seconds(), since.Seconds(), float64(n-lastOps)/since.Seconds())
+					n, elapsed := ops.Load(), time.Since(start).Seconds()
+					fmt.Fprintf(b.out, "  %5.0fs  %8d ops  %7.0f ops/s  (last %.0fs: %.0f ops/s)\n", elapsed, n,
+						float64(n)/elapsed, since.Seconds(), float64(n-lastOps)/since.Seconds())
 					last, lastOps = time.Now(), n
 				}
 			}

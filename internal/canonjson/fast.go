@@ -42,37 +42,30 @@ func (p *parser) space() {
 func (p *parser) value() node {
 	p.space()
 	switch p.in[p.pos] {
-	case '{':
+	case '{', '[':
+		n := node{kind: p.in[p.pos]}
 		p.pos++
-		n := node{kind: '{'}
 		for {
 			p.space()
-			if p.in[p.pos] == '}' {
+			if p.in[p.pos] == n.kind+2 { // '}' or ']'
 				p.pos++
-				return n.dedupe()
+				if n.kind == '{' {
+					return n.dedupe()
+				}
+				return n
 			}
 			if p.in[p.pos] == ',' {
 				p.pos++
 				p.space()
 			}
-			k := p.str()
-			p.space()
-			p.pos++ // ':'
-			n.kids = append(n.kids, kid{key: k, val: p.value()})
-		}
-	case '[':
-		p.pos++
-		n := node{kind: '['}
-		for {
-			p.space()
-			if p.in[p.pos] == ']' {
-				p.pos++
-				return n
+			var k kid
+			if n.kind == '{' {
+				k.key = p.str()
+				p.space()
+				p.pos++ // ':'
 			}
-			if p.in[p.pos] == ',' {
-				p.pos++
-			}
-			n.kids = append(n.kids, kid{val: p.value()})
+			k.val = p.value()
+			n.kids = append(n.kids, k)
 		}
 	case '"':
 		return node{kind: '"', text: p.str()}
