@@ -79,7 +79,7 @@ func TestBadInput(t *testing.T) {
 		// 405
 		{"wrong method", req{method: "DELETE", path: "/v1/transfers/" + depID, key: op}, 405, "method_not_allowed", ""},
 		// 409: conflicts with the ledger's state
-		{"key reused", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"2.00"`, "CNY"), idem: "taken"}, 409, "idempotency_conflict", ""},
+		{"key reused", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"2.00"`, "CNY"), idem: "taken"}, 409, "idempotency_conflict", "Idempotency-Key"},
 		{"closed account", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x"}`, bank, closed)}, 409, "account_closed", "credit_account_id"},
 		{"reverse twice", req{method: "POST", path: "/v1/transfers/" + depID + "/post", key: op}, 422, "not_pending", "pending_id"},
 		// 413, 415

@@ -18,7 +18,9 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	entries   prometheus.Counter
 	transfers prometheus.Counter
-	handler   http.Handler
+	// idempotentReplays counts retries answered from the idempotency store.
+	idempotentReplays prometheus.Counter
+	handler           http.Handler
 }
 
 // NewMetrics registers the metrics on reg.
@@ -37,8 +39,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		transfers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "crowdledger_ledger_transfers_posted_total", Help: "Ledger transfers committed.",
 		}),
+		idempotentReplays: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crowdledger_idempotent_replays_total", Help: "Mutating requests answered with a stored response (a retry with the same Idempotency-Key).",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.entries, m.transfers,
+	reg.MustRegister(m.requests, m.latency, m.entries, m.transfers, m.idempotentReplays,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return m

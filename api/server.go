@@ -20,6 +20,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
@@ -46,6 +47,7 @@ type Deps struct {
 	Reports      *report.Reporter
 	Supervision  *supervision.Service
 	Pool         *pgxpool.Pool // for appending audit events of reads
+	Idempotency  *idempotency.Store
 	Keys         Authenticator
 	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
 	Log          *zap.Logger
@@ -60,6 +62,11 @@ type server struct {
 	log    *zap.Logger
 	routes []Route
 	limits *limiters
+	// unitSlots bounds the commands running in their own unit of work: each
+	// holds a connection for its whole run and may need a second for a read
+	// outside it, so at most half the pool is held that way and the rest
+	// always serves those reads.
+	unitSlots chan struct{}
 }
 
 // Route is a declared route and the roles that may call it.
@@ -80,7 +87,14 @@ func New(d Deps) (*echo.Echo, []Route) {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	s := &server{Deps: d, log: d.Log}
+	slots := int32(4)
+	if d.Pool != nil {
+		slots = max(1, d.Pool.Config().MaxConns/2)
+		if d.Idempotency == nil {
+			d.Idempotency = idempotency.New(d.Pool)
+		}
+	}
+	s := &server{Deps: d, log: d.Log, unitSlots: make(chan struct{}, slots)}
 	if d.RateLimit.RPS > 0 {
 		s.limits = &limiters{cfg: d.RateLimit, m: map[uuid.UUID]*rate.Limiter{}}
 	}
@@ -178,13 +192,18 @@ func New(d Deps) (*echo.Echo, []Route) {
 	return e, s.routes
 }
 
-// route registers a handler behind authentication and its role check. Every
-// /v1 route goes through here, so none can be added without declaring roles.
+// route registers a handler behind authentication and its role check, and a
+// mutating one behind the idempotency mechanism. Every /v1 route goes
+// through here, so none can be added without declaring roles or escape the
+// mechanism.
 func (s *server) route(e *echo.Echo, method, path string, roles []auth.Role, h echo.HandlerFunc) {
 	if len(roles) == 0 {
 		panic("api: route " + method + " " + path + " declares no roles")
 	}
 	s.routes = append(s.routes, Route{Method: method, Path: path, Roles: roles})
+	if mutating(method) {
+		h = s.idempotent(writeModes[method+" "+path], h)
+	}
 	e.Add(method, path, h, s.authenticate, s.rateLimit, requireRole(roles...))
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 const insertSQL = `INSERT INTO audit_events (actor_key_id, actor_role, actor_subject, action, object_ids, request_id, facts)
@@ -63,7 +65,7 @@ func Append(ctx context.Context, tx interface {
 
 // Trail links and verifies the chain.
 type Trail struct {
-	db              *pgxpool.Pool
+	db              pg.Pool
 	signer          *Signer
 	keys            []PublicKey
 	CheckpointEvery int64
@@ -74,7 +76,7 @@ type Trail struct {
 // signing keys) are accepted when verifying.
 func NewTrail(db *pgxpool.Pool, signer *Signer, retired ...PublicKey) *Trail {
 	keys := append([]PublicKey{signer.Public()}, retired...)
-	return &Trail{db: db, signer: signer, keys: keys, CheckpointEvery: 1000, CheckpointAge: 24 * time.Hour}
+	return &Trail{db: pg.Units(db), signer: signer, keys: keys, CheckpointEvery: 1000, CheckpointAge: 24 * time.Hour}
 }
 
 // PublicKeys are the keys checkpoints may be signed with, current first.

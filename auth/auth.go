@@ -114,7 +114,7 @@ func (s *Store) Create(ctx context.Context, role Role, subject, name string, exp
 	if err != nil {
 		return Principal{}, "", err
 	}
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, secret_hash, role, subject, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			id, sum[:], string(role), subject, name, expiresAt); err != nil {
 			return err
@@ -192,7 +192,7 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	return pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var revoked bool
 		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = $1 FOR UPDATE`, id).Scan(&revoked)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -89,7 +89,7 @@ func legal(from, to string) bool {
 
 // Service runs campaigns.
 type Service struct {
-	db     *pgxpool.Pool
+	db     pg.Pool
 	ledger *ledger.Ledger
 	reg    *registry.Registry
 	batch  *commitBatcher
@@ -99,7 +99,7 @@ type Service struct {
 
 // New returns a campaign service.
 func New(db *pgxpool.Pool, l *ledger.Ledger, reg *registry.Registry) *Service {
-	return &Service{db: db, ledger: l, reg: reg, Now: time.Now}
+	return &Service{db: pg.Units(db), ledger: l, reg: reg, Now: time.Now}
 }
 
 // Tier is a reward level: a price and an optional limited quantity.

@@ -33,7 +33,7 @@ type Options struct {
 // Ledger is the double-entry ledger. It is safe for concurrent use; several
 // Ledgers, in one process or many, may share a database.
 type Ledger struct {
-	db   *pgxpool.Pool
+	db   pg.Pool
 	opts Options
 
 	queue   chan *request
@@ -52,7 +52,7 @@ func New(pool *pgxpool.Pool, opts Options) *Ledger {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	l := &Ledger{db: pool, opts: opts, queue: make(chan *request, opts.MaxBatch*opts.Writers)}
+	l := &Ledger{db: pg.Units(pool), opts: opts, queue: make(chan *request, opts.MaxBatch*opts.Writers)}
 	for i := 0; i < opts.Writers; i++ {
 		l.writers.Add(1)
 		go l.writer()
@@ -79,7 +79,14 @@ func (l *Ledger) Close() {
 //
 // Submit goes through the group-commit writers: when it returns without
 // error, the entry is committed.
+//
+// Inside a unit of work (pg.WithTx: a command that the idempotency
+// mechanism runs) the transfers apply in that transaction instead, so that
+// they commit with the command's claim and response.
 func (l *Ledger) Submit(ctx context.Context, key string, transfers []TransferRequest) (Entry, error) {
+	if tx, ok := pg.TxFrom(ctx); ok {
+		return l.ApplyTx(ctx, tx, key, transfers)
+	}
 	r, err := newRequest(ctx, key, transfers)
 	if err != nil {
 		return Entry{}, err

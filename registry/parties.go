@@ -40,7 +40,7 @@ func invalid(field string, err error) error {
 
 // Registry is the store.
 type Registry struct {
-	db   *pgxpool.Pool
+	db   pg.Pool
 	keys *pii.Keyring
 	// Now is the clock (tests move it).
 	Now func() time.Time
@@ -48,7 +48,7 @@ type Registry struct {
 
 // New returns a registry on db that seals personal data with keys.
 func New(db *pgxpool.Pool, keys *pii.Keyring) *Registry {
-	return &Registry{db: db, keys: keys, Now: time.Now}
+	return &Registry{db: pg.Units(db), keys: keys, Now: time.Now}
 }
 
 // Owner is how ledger accounts name the party they belong to.

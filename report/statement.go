@@ -15,6 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
@@ -34,12 +36,12 @@ var ErrFormat = errors.New("format must be json, csv or camt053")
 
 // Reporter reads reports.
 type Reporter struct {
-	db     *pgxpool.Pool
+	db     pg.Pool
 	ledger *ledger.Ledger
 }
 
 // New returns a reporter.
-func New(db *pgxpool.Pool, l *ledger.Ledger) *Reporter { return &Reporter{db: db, ledger: l} }
+func New(db *pgxpool.Pool, l *ledger.Ledger) *Reporter { return &Reporter{db: pg.Units(db), ledger: l} }
 
 // Line is one statement entry.
 type Line struct {

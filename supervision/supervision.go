@@ -41,12 +41,12 @@ func invalid(field string, err error) error {
 
 // Service runs supervision.
 type Service struct {
-	db  *pgxpool.Pool
+	db  pg.Pool
 	Now func() time.Time
 }
 
 // New returns the service.
-func New(db *pgxpool.Pool) *Service { return &Service{db: db, Now: time.Now} }
+func New(db *pgxpool.Pool) *Service { return &Service{db: pg.Units(db), Now: time.Now} }
 
 func actor(ctx context.Context) string {
 	a, _ := audit.From(ctx)

@@ -76,10 +76,34 @@ const MaxAttempts = 8
 // backoff. fn may therefore run more than once and must have no effects
 // outside the transaction. Only the outermost caller uses InTx; code that
 // runs inside it uses pgx.BeginFunc, which becomes a savepoint.
+//
+// When ctx carries a unit of work (WithTx), fn runs inside it as a
+// savepoint and is not retried here: the unit's owner commits and retries
+// the whole command.
 func InTx(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }, fn func(pgx.Tx) error) error {
+	if tx, ok := TxFrom(ctx); ok {
+		return pgx.BeginFunc(ctx, tx, fn)
+	}
 	return Retry(ctx, func() error { return pgx.BeginFunc(ctx, db, fn) })
+}
+
+type unitKey struct{}
+
+// WithTx returns a context whose InTx calls join tx. It is how the
+// idempotency mechanism makes a command's claim, its domain writes and its
+// stored response one transaction without every domain function taking a
+// transaction parameter. The transaction travels only from that owner to
+// InTx: domain code still passes its pgx.Tx explicitly below InTx.
+func WithTx(ctx context.Context, tx pgx.Tx) context.Context {
+	return context.WithValue(ctx, unitKey{}, tx)
+}
+
+// TxFrom returns the unit of work ctx carries, if any.
+func TxFrom(ctx context.Context) (pgx.Tx, bool) {
+	tx, ok := ctx.Value(unitKey{}).(pgx.Tx)
+	return tx, ok
 }
 
 // Retry runs a whole transaction, fn, again on serialization failures and

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/idempotency"
+	"github.com/crowdledger/crowdledger/internal/canonjson"
+)
+
+// writeMode says how a mutating route's effect meets its idempotency key.
+type writeMode int
+
+const (
+	// inUnit: the handler runs inside the transaction that claims the key
+	// and stores the response (idempotency.Store.Do). Every route but the
+	// few below.
+	inUnit writeMode = iota
+	// viaWriter: the handler hands its command to a group-commit writer
+	// whose effect carries the key itself (a journal entry's or a
+	// commitment's idempotency key); the response is stored after
+	// (idempotency.Store.Lookup and Save). Holding a transaction open per
+	// request while it waits in the writer's queue would cost a connection
+	// each, on the hottest routes.
+	viaWriter
+)
+
+// writeModes lists the routes served by a group-commit writer.
+var writeModes = map[string]writeMode{
+	"POST /v1/transfers":                 viaWriter,
+	"POST /v1/transfer-batches":          viaWriter,
+	"POST /v1/campaigns/:id/commitments": viaWriter,
+}
+
+// mutating reports whether a method changes state and so needs a key.
+func mutating(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// idempotent is the one mechanism behind every mutating route: it requires
+// the Idempotency-Key header, hashes the request, and answers a retry with
+// the stored response (Idempotent-Replayed: true) or a conflict. s.route
+// puts it in front of every POST, PUT, PATCH and DELETE; a handler declares
+// nothing.
+func (s *server) idempotent(mode writeMode, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		key, err := idempotencyKey(c)
+		if err != nil {
+			return err
+		}
+		raw, err := readBody(c, s.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		req := idempotency.Request{Scope: keyScope(principal(c)), Key: key, Hash: requestHash(c, raw)}
+		run := func(ctx context.Context) (idempotency.Response, error) {
+			return s.capture(c, ctx, raw, next)
+		}
+		var (
+			resp     idempotency.Response
+			replayed bool
+		)
+		ctx := c.Request().Context()
+		switch mode {
+		case viaWriter:
+			if resp, replayed, err = s.Idempotency.Lookup(ctx, req); err == nil && !replayed {
+				if resp, err = run(ctx); err == nil {
+					resp, replayed, err = s.Idempotency.Save(ctx, req, resp)
+				}
+			}
+		default:
+			s.unitSlots <- struct{}{}
+			resp, replayed, err = s.Idempotency.Do(ctx, req, run)
+			<-s.unitSlots
+		}
+		if errors.Is(err, idempotency.ErrConflict) {
+			return problem(http.StatusConflict, "idempotency_conflict", "Idempotency-Key",
+				"this Idempotency-Key was used with a different request; use a new key for a new request")
+		}
+		if err != nil {
+			return err
+		}
+		if s.Metrics != nil && replayed {
+			s.Metrics.idempotentReplays.Inc()
+		}
+		return writeStored(c, resp, replayed)
+	}
+}
+
+// keyScope is whose keys an Idempotency-Key lives among: a party's (all of
+// an investor's or issuer's API keys share them) or, for platform staff,
+// the API key's own.
+func keyScope(p auth.Principal) string {
+	if p.Subject != "" {
+		return "party:" + p.Subject
+	}
+	return "key:" + p.KeyID.String()
+}
+
+// requestHash covers what makes two requests one command: method, path
+// with its ids, query and the body; a JSON object body is canonicalised
+// first, so key order and white space do not count.
+func requestHash(c echo.Context, raw []byte) [32]byte {
+	body := raw
+	if canon, _, err := canonjson.Object(raw); err == nil {
+		body = canon
+	}
+	r := c.Request()
+	return idempotency.Hash([]byte(r.Method), []byte(r.URL.Path), []byte(r.URL.RawQuery), body)
+}
+
+// readBody reads the whole body once (bounded), so it can be hashed and
+// given to the handler again on each attempt.
+func readBody(c echo.Context, maxBytes int64) ([]byte, error) {
+	if c.Request().Body == nil {
+		return nil, nil
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, problem(http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("body exceeds %d bytes", maxBytes))
+		}
+		return nil, problem(http.StatusBadRequest, "malformed_json", "", "could not read body")
+	}
+	return raw, nil
+}
+
+// capture runs the handler with ctx and the body, recording its response
+// instead of sending it: it is sent only once stored (or refused).
+func (s *server) capture(c echo.Context, ctx context.Context, raw []byte, next echo.HandlerFunc) (idempotency.Response, error) {
+	r := c.Request().WithContext(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	r.ContentLength = int64(len(raw))
+	c.SetRequest(r)
+	res := c.Response()
+	orig := res.Writer
+	rec := &recorder{header: http.Header{}}
+	res.Writer, res.Committed, res.Status, res.Size = rec, false, http.StatusOK, 0
+	err := next(c)
+	res.Writer, res.Committed, res.Status, res.Size = orig, false, http.StatusOK, 0
+	if err != nil {
+		return idempotency.Response{}, err
+	}
+	for k, vs := range rec.header {
+		if k != echo.HeaderContentType && k != echo.HeaderLocation {
+			res.Header()[k] = vs
+		}
+	}
+	return idempotency.Response{Status: rec.status, ContentType: rec.header.Get(echo.HeaderContentType),
+		Location: rec.header.Get(echo.HeaderLocation), Body: rec.body.Bytes()}, nil
+}
+
+// writeStored sends a response the mechanism returned: the handler's own,
+// or a stored one on a replay.
+func writeStored(c echo.Context, resp idempotency.Response, replayed bool) error {
+	h := c.Response().Header()
+	if resp.Location != "" {
+		h.Set(echo.HeaderLocation, resp.Location)
+	}
+	if replayed {
+		h.Set("Idempotent-Replayed", "true")
+	}
+	if resp.ContentType != "" {
+		return c.Blob(resp.Status, resp.ContentType, resp.Body)
+	}
+	return c.NoContent(resp.Status)
+}
+
+// recorder holds a handler's response until the mechanism decides to send it.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}

@@ -1,0 +1,190 @@
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crowdledger/crowdledger/internal/pg"
+)
+
+// ErrConflict: the key was used before with a different request.
+var ErrConflict = errors.New("idempotency key reused with a different request")
+
+// Request identifies one command: whose key it is, the key, and a hash of
+// the request it was first sent with.
+type Request struct {
+	Scope string   // who the key belongs to (a party, or an API key for staff)
+	Key   string   // the client's Idempotency-Key
+	Hash  [32]byte // Hash of the method, path and canonical body
+}
+
+// Response is what a command answered, stored so that a retry gets the same
+// bytes. Only successful (2xx) responses are stored: a refused request
+// changed nothing, so a retry with the same key runs again.
+type Response struct {
+	Status      int
+	ContentType string
+	Location    string
+	Body        []byte
+}
+
+func (r Response) storable() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Hash is the request hash: SHA-256 over the parts that make two requests
+// the same command, each length-prefixed so that no two part lists hash
+// alike.
+func Hash(parts ...[]byte) [32]byte {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:", len(p))
+		h.Write(p)
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// Store keeps the keys.
+type Store struct {
+	db *pgxpool.Pool
+}
+
+// New returns a store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{db: pool} }
+
+// Do runs fn once per (scope, key). fn gets a context carrying the
+// transaction (pg.WithTx), in which every pg.InTx of the domain runs, and
+// returns the response to store. The claim, fn's writes and the response
+// commit together. A retry of the same request returns the stored response
+// with replayed set and does not call fn; a retry with another request is
+// ErrConflict. fn may run more than once when the database asks for a retry
+// (serialization failure, deadlock), so it must have no effects outside the
+// database. A response that is not 2xx, or an error, rolls everything back.
+func (s *Store) Do(ctx context.Context, req Request, fn func(ctx context.Context) (Response, error)) (resp Response, replayed bool, err error) {
+	err = pg.Retry(ctx, func() error {
+		replayed = false
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			// Copies of one request queue here until the first commits or
+			// rolls back; the lock goes with the transaction.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, req.Scope+"\n"+req.Key); err != nil {
+				return fmt.Errorf("claim idempotency key: %w", err)
+			}
+			stored, found, err := lookup(ctx, tx, req)
+			if err != nil || found {
+				resp, replayed = stored, found
+				return err
+			}
+			resp, err = fn(pg.WithTx(ctx, tx))
+			if err != nil {
+				return err
+			}
+			if !resp.storable() {
+				return errNotStored
+			}
+			return insert(ctx, tx, req, resp)
+		})
+	})
+	if errors.Is(err, errNotStored) {
+		return resp, false, nil
+	}
+	if err != nil {
+		return Response{}, false, err
+	}
+	return resp, replayed, nil
+}
+
+// errNotStored rolls back a command that answered with a refusal.
+var errNotStored = errors.New("response not stored")
+
+// Lookup returns the stored response for a command that goes through a
+// group-commit writer, if there is one.
+func (s *Store) Lookup(ctx context.Context, req Request) (Response, bool, error) {
+	return lookup(ctx, s.db, req)
+}
+
+// Save stores the response of a command whose effect carried the key
+// itself. If a copy of the command saved first, its response is returned
+// with replayed set, so every copy answers the same bytes.
+func (s *Store) Save(ctx context.Context, req Request, resp Response) (Response, bool, error) {
+	if !resp.storable() {
+		return resp, false, nil
+	}
+	tag, err := s.db.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7) ON CONFLICT (scope, key) DO NOTHING`,
+		req.Scope, req.Key, req.Hash[:], resp.Status, resp.ContentType, resp.Location, resp.Body)
+	if err != nil {
+		return Response{}, false, fmt.Errorf("save idempotent response: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return resp, false, nil
+	}
+	stored, found, err := lookup(ctx, s.db, req)
+	if err != nil {
+		return Response{}, false, err
+	}
+	if !found {
+		return Response{}, false, fmt.Errorf("idempotency key %q vanished while saving", req.Key)
+	}
+	return stored, true, nil
+}
+
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func lookup(ctx context.Context, q queryRower, req Request) (Response, bool, error) {
+	var (
+		hash     []byte
+		resp     Response
+		location *string
+	)
+	err := q.QueryRow(ctx, `SELECT request_hash, status, content_type, location, body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+		req.Scope, req.Key).Scan(&hash, &resp.Status, &resp.ContentType, &location, &resp.Body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Response{}, false, nil
+	}
+	if err != nil {
+		return Response{}, false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if string(hash) != string(req.Hash[:]) {
+		return Response{}, false, ErrConflict
+	}
+	if location != nil {
+		resp.Location = *location
+	}
+	return resp, true, nil
+}
+
+func insert(ctx context.Context, tx pgx.Tx, req Request, resp Response) error {
+	_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)`,
+		req.Scope, req.Key, req.Hash[:], resp.Status, resp.ContentType, resp.Location, resp.Body)
+	if err != nil {
+		return fmt.Errorf("store idempotent response: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes keys older than keep, a page at a time so that no long
+// transaction holds the table; it returns how many it deleted. Every
+// process may run it at once.
+func (s *Store) Purge(ctx context.Context, keep time.Duration, now time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED))`, now.Add(-keep))
+		if err != nil {
+			return total, fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 1000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
