@@ -233,7 +233,9 @@ func TestServiceEndpoints(t *testing.T) {
 	v.transfer(fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"5.00","currency":"EUR","code":"deposit"}`, bank, w))
 	m := v.do(req{method: "GET", path: "/metrics"})
 	for _, want := range []string{
-		`crowdledger_http_requests_total{method="POST",route="/v1/transfers",status="201"} 1`,
+		// The transfer and its replay (every test's successful POST is retried once).
+		`crowdledger_http_requests_total{method="POST",route="/v1/transfers",status="201"} 2`,
+		`crowdledger_idempotent_replays_total 3`, // two accounts and the transfer
 		`crowdledger_ledger_transfers_posted_total 1`,
 		`crowdledger_http_request_duration_seconds_bucket`,
 	} {

@@ -181,11 +181,10 @@ func (v *env) do(r req) resp {
 		hr.Header.Set("Authorization", "Bearer "+r.key)
 	}
 	if r.method == http.MethodPost && r.idem != "-" {
-		k := r.idem
-		if k == "" {
-			k = "idem-" + randKey()
+		if r.idem == "" {
+			r.idem = "idem-" + randKey()
 		}
-		hr.Header.Set("Idempotency-Key", k)
+		hr.Header.Set("Idempotency-Key", r.idem)
 	}
 	rec := httptest.NewRecorder()
 	v.e.ServeHTTP(rec, hr)
@@ -207,6 +206,9 @@ func (v *env) do(r req) resp {
 		}
 	}
 	v.validate(hr, r, out)
+	if r.method == http.MethodPost && out.Status < 300 && r.idem != "-" {
+		v.checkReplay(hr, r, out)
+	}
 	return out
 }
 

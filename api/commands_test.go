@@ -1,0 +1,196 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crowdledger/crowdledger/auth"
+)
+
+// must sends r and fails the test unless it answers want.
+func (v *env) must(want int, r req) resp {
+	v.t.Helper()
+	got := v.do(r)
+	if got.Status != want {
+		v.t.Fatalf("%s %s: %d, want %d: %s", r.method, r.path, got.Status, want, got.Raw)
+	}
+	return got
+}
+
+// TestEquityStoryOverHTTP drives an equity raise with a lead investor and
+// followers through every command a regulator's story needs (related
+// parties, qualification, amendment and reconfirmation, cancellation, early
+// close, close, dividend, withdrawal), and the back office's (keys, batches,
+// a rejected campaign). Every successful command here is also retried and
+// conflicted by the package's replay check.
+func TestEquityStoryOverHTTP(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op, co := v.key[auth.Operator], v.key[auth.Compliance]
+	issuer := v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "高原光伏储能科技有限公司")
+	issuerKey := v.keyFor(auth.Issuer, issuer)
+	cousin := v.party("investor", "individual", "prc_resident_id", validID(900), "表亲")
+	v.must(201, req{method: "POST", path: "/v1/parties/" + issuer + "/related-parties", key: issuerKey,
+		body: fmt.Sprintf(`{"related_party_id":%q,"relation":"founder's cousin"}`, cousin)})
+
+	investor := func(n int, deposit string) (string, string) {
+		p := v.party("investor", "individual", "prc_resident_id", validID(n), fmt.Sprint("投资人", n))
+		v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/qualification", key: co,
+			body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"2000000.00","risk_answers":[4,4,4,4,4],"investment_years":5,"exits":2}}`})
+		v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/deposits", key: op,
+			body: fmt.Sprintf(`{"amount":%q,"currency":"CNY","bank_reference":"BANK-%d"}`, deposit, n)})
+		return p, v.keyFor(auth.Investor, p)
+	}
+	lead, leadKey := investor(1, "300000.00")
+	_, f1Key := investor(2, "600000.00")
+	_, f2Key := investor(3, "300000.00")
+	f3, f3Key := investor(4, "400000.00")
+
+	now := *v.clock.Load()
+	newCampaign := func(title string) string {
+		r := v.must(201, req{method: "POST", path: "/v1/campaigns", key: issuerKey, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"equity","pack":"CN-2015",
+			"currency":"CNY","title":%q,"risk_level":3,"target":"1000000.00","hard_cap":"1200000.00","min_ticket":"10000.00",
+			"price_per_share":"100.00","fee_rate":"0.03","lead_investor_id":%q,"starts_at":%q,"deadline":%q}`,
+			issuer, title, lead, now.Add(-time.Minute).Format(time.RFC3339), now.Add(60*24*time.Hour).Format(time.RFC3339))})
+		id := r.str("id")
+		v.must(200, req{method: "POST", path: "/v1/campaigns/" + id + "/submit", key: issuerKey,
+			body: `{"disclosures":[{"title":"商业计划书","kind":"business_plan","document_hash":"` + strings.Repeat("cd", 32) + `"}]}`})
+		return id
+	}
+	rejected := newCampaign("被退回的项目")
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + rejected + "/reject", key: co, body: `{"reason":"财务数据不完整"}`})
+	cid := newCampaign("高原光伏储能 A 轮")
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: co})
+
+	commit := func(key string, shares int) resp {
+		return v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: key, body: fmt.Sprintf(`{"shares":%d}`, shares)})
+	}
+	leadC := commit(leadKey, 2000)
+	f1C := commit(f1Key, 5000)
+	f2C := commit(f2Key, 1000)
+	f3C := commit(f3Key, 3000)
+	if got := v.must(200, req{method: "POST", path: "/v1/commitments/" + f2C.str("id") + "/cancel", key: f2Key}); got.str("state") != "cancelled" {
+		t.Errorf("cancel: %s", got.Raw)
+	}
+	// A material change: every live commitment must be reconfirmed.
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/amend", key: issuerKey, body: `{"target":"900000.00","reason":"估值调整"}`})
+	for _, c := range []struct{ id, key string }{{leadC.str("id"), leadKey}, {f1C.str("id"), f1Key}, {f3C.str("id"), f3Key}} {
+		v.must(200, req{method: "POST", path: "/v1/commitments/" + c.id + "/reconfirm", key: c.key})
+	}
+	v.advance(22 * 24 * time.Hour)
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/early-close", key: issuerKey})
+	v.advance(10 * 24 * time.Hour)
+	if got := v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op}); got.str("state") != "settled" {
+		t.Fatalf("close: %s", got.Raw)
+	}
+	v.must(201, req{method: "POST", path: "/v1/parties/" + issuer + "/deposits", key: op, body: `{"amount":"10000.00","currency":"CNY","bank_reference":"ISSUER-1"}`})
+	d := v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/distributions", key: issuerKey, body: `{"amount":"10000.00","currency":"CNY","kind":"dividend"}`})
+	if len(d.Body["lines"].([]any)) == 0 {
+		t.Errorf("distribution without lines: %s", d.Raw)
+	}
+	v.must(201, req{method: "POST", path: "/v1/parties/" + lead + "/withdrawals", key: op, body: `{"amount":"1000.00","currency":"CNY","bank_reference":"OUT-1"}`})
+
+	// The back office: a key for a party, a batch of transfers.
+	v.must(201, req{method: "POST", path: "/v1/keys", key: op, body: fmt.Sprintf(`{"role":"investor","subject":%q,"name":"app"}`, f3)})
+	bank := v.createAccount("CNY", "custody_bank", false)
+	w := v.createAccount("CNY", "investor_wallet", true)
+	tr := func(amount string) string {
+		return fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":%q,"currency":"CNY","code":"deposit"}`, bank, w, amount)
+	}
+	v.must(201, req{method: "POST", path: "/v1/transfer-batches", key: op, body: `{"transfers":[` + tr("1.00") + `,` + tr("2.00") + `]}`})
+}
+
+// TestRetriedMoneyCommandsApplyOnce: the double-applies a client integrator
+// would hit first. A partial refund retried with its key (in sequence and as
+// 50 copies at once) pays once; so does a freeze; the same key with another
+// amount is a conflict.
+func TestRetriedMoneyCommandsApplyOnce(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op, co, reg := v.key[auth.Operator], v.key[auth.Compliance], v.key[auth.Regulator]
+	issuer := v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "青海高原青稞食品有限公司")
+	issuerKey := v.keyFor(auth.Issuer, issuer)
+	backer := v.party("investor", "individual", "prc_resident_id", validID(100), "支持者")
+	backerKey := v.keyFor(auth.Investor, backer)
+	v.must(201, req{method: "POST", path: "/v1/parties/" + backer + "/deposits", key: op, body: `{"amount":"1000.00","currency":"CNY","bank_reference":"B-1"}`})
+	now := *v.clock.Load()
+	c := v.must(201, req{method: "POST", path: "/v1/campaigns", key: issuerKey, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":"青稞酒","risk_level":1,
+		"target":"100.00","hard_cap":"1000.00","fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":"100.00"}]}`,
+		issuer, now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339))})
+	cid := c.str("id")
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/submit", key: issuerKey, body: `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`})
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: co})
+	v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: backerKey, body: `{"tier":"box","quantity":3}`})
+	v.advance(31 * 24 * time.Hour)
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op})
+	orders := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: issuerKey})
+	oid := orders.Body["orders"].([]any)[0].(map[string]any)["id"].(string)
+	v.must(200, req{method: "POST", path: "/v1/orders/" + oid + "/dispute", key: backerKey, body: `{"reason":"one bottle broken"}`})
+
+	wallet := func() string { return v.wallet(backerKey, backer) }
+	before := wallet()
+	refund := req{method: "POST", path: "/v1/orders/" + oid + "/refund", key: co, body: `{"amount":"20.00","reason":"broken bottle"}`, idem: "refund-1"}
+	first := v.must(200, refund)
+	// 50 copies at once, after the first: all replay the same answer.
+	var wg sync.WaitGroup
+	answers := make([]string, 50)
+	for i := range answers {
+		wg.Go(func() {
+			rec := v.send(refund, refund.idem)
+			answers[i] = fmt.Sprint(rec.Code, rec.Header().Get("Idempotent-Replayed"), rec.Body.String())
+		})
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if want := fmt.Sprint(200, "true", string(first.Raw)); a != want {
+			t.Errorf("copy %d answered %.200s, want %.200s", i, a, want)
+		}
+	}
+	if got, want := wallet(), addCNY(t, before, "20.00"); got != want {
+		t.Errorf("backer's wallet after a refund retried 52 times = %s, want %s", got, want)
+	}
+	other := refund
+	other.body = `{"amount":"30.00","reason":"broken bottle"}`
+	if r := v.do(other); r.Status != http.StatusConflict || r.str("code") != "idempotency_conflict" {
+		t.Errorf("same key, other amount: %d %s", r.Status, r.Raw)
+	}
+
+	// 50 copies of a new freeze at once: one freeze order, one answer.
+	freeze := req{method: "POST", path: "/v1/freezes", key: reg, body: fmt.Sprintf(`{"target_type":"campaign","target_id":%q,"reason":"investigation","legal_basis":"《证券法》第170条"}`, cid), idem: "freeze-1"}
+	answers = make([]string, 50)
+	for i := range answers {
+		wg.Go(func() {
+			rec := v.send(freeze, freeze.idem)
+			answers[i] = fmt.Sprint(rec.Code, " ", rec.Body.String())
+		})
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a != answers[0] || !strings.HasPrefix(a, "201 ") {
+			t.Errorf("freeze copy %d answered %.200s, copy 0 %.200s", i, a, answers[0])
+		}
+	}
+	var n int
+	v.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM freezes`).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d freeze orders stored from one key, want 1", n)
+	}
+}
+
+// addCNY adds two CNY amounts given as strings with two decimals.
+func addCNY(t *testing.T, a, b string) string {
+	t.Helper()
+	var ai, af, bi, bf int64
+	if _, err := fmt.Sscanf(a, "%d.%d", &ai, &af); err != nil {
+		t.Fatalf("amount %q: %v", a, err)
+	}
+	if _, err := fmt.Sscanf(b, "%d.%d", &bi, &bf); err != nil {
+		t.Fatalf("amount %q: %v", b, err)
+	}
+	cents := ai*100 + af + bi*100 + bf
+	return fmt.Sprintf("%d.%02d", cents/100, cents%100)
+}
