@@ -39,14 +39,22 @@ type config struct {
 	RateBurst int64
 	// AuthCacheTTL keeps authenticated keys in memory (0: query every request).
 	AuthCacheTTL time.Duration
+	// IdempotencyRetention is how long a command's Idempotency-Key and
+	// stored response are kept; never less than minIdempotencyRetention.
+	IdempotencyRetention time.Duration
 }
+
+// minIdempotencyRetention is what the README promises clients: a retry
+// within 30 days of the first request replays it.
+const minIdempotencyRetention = 30 * 24 * time.Hour
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmode=disable"
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
-		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AuthCacheTTL: 2 * time.Second}
+		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AuthCacheTTL: 2 * time.Second,
+		IdempotencyRetention: minIdempotencyRetention}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -96,6 +104,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else {
 		dur("AUTH_CACHE_TTL", &c.AuthCacheTTL)
 	}
+	dur("IDEMPOTENCY_RETENTION", &c.IdempotencyRetention)
+	if c.IdempotencyRetention < minIdempotencyRetention {
+		errs = append(errs, fmt.Errorf("IDEMPOTENCY_RETENTION=%s: keys are kept at least %s", c.IdempotencyRetention, minIdempotencyRetention))
+	}
 	num("AUDIT_CHECKPOINT_EVERY", 1, 1_000_000, func(n int64) { c.CheckpointEvery = n })
 	str("AUDIT_SIGNING_KEY", &c.AuditSigningKey)
 	num("RATE_LIMIT_RPS", 0, 1_000_000, func(n int64) { c.RateRPS = n })
@@ -133,6 +145,7 @@ func (c config) fields() []zap.Field {
 		zap.Int("ledger_writers", c.LedgerWriters), zap.Int("ledger_max_batch", c.LedgerMaxBatch),
 		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Bool("pii_keys_set", c.PIIKeys != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
+		zap.Duration("idempotency_retention", c.IdempotencyRetention),
 	}
 }
 

@@ -35,6 +35,8 @@ func TestLoadConfig(t *testing.T) {
 		{"bad conns", map[string]string{"DB_MAX_CONNS": "0"}, false},
 		{"bad duration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, false},
 		{"not postgres", map[string]string{"DATABASE_URL": "mysql://x"}, false},
+		{"idempotency retention", map[string]string{"IDEMPOTENCY_RETENTION": "2160h"}, true},
+		{"idempotency retention under 30 days", map[string]string{"IDEMPOTENCY_RETENTION": "719h"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -87,7 +88,8 @@ func serve(ctx context.Context, cfg config) error {
 	keyStore.CacheTTL = cfg.AuthCacheTTL
 	campaigns := campaign.New(pool, lg, reg)
 	campaigns.StartBatching(cfg.LedgerMaxBatch)
-	e, _ := api.New(api.Deps{
+	keysStore := idempotency.New(pool)
+	e, _ := api.New(api.Deps{Idempotency: keysStore,
 		RateLimit: api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
 		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervision.New(pool), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
@@ -113,6 +115,9 @@ func serve(ctx context.Context, cfg config) error {
 		repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { runScheduler(ctx, campaigns, log) })
 	})
 	bg.Go(func() { repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { linkAudit(ctx, trail, log) }) })
+	bg.Go(func() {
+		repeat(bgCtx, time.Hour, func(ctx context.Context) { purgeIdempotencyKeys(ctx, keysStore, cfg.IdempotencyRetention, log) })
+	})
 	stopBackgroundWork := func() {
 		stopBackground()
 		bg.Wait()
@@ -175,6 +180,17 @@ func sweepPending(ctx context.Context, lg *ledger.Ledger, log *zap.Logger) {
 		log.Warn("expire pending transfers", zap.Error(err))
 	} else if n > 0 {
 		log.Info("expired pending transfers", zap.Int("voided", n))
+	}
+}
+
+// purgeIdempotencyKeys deletes keys past their retention. Every process runs
+// it; SKIP LOCKED lets concurrent purges share the work.
+func purgeIdempotencyKeys(ctx context.Context, s *idempotency.Store, keep time.Duration, log *zap.Logger) {
+	n, err := s.Purge(ctx, keep, time.Now())
+	if err != nil && ctx.Err() == nil {
+		log.Warn("purge idempotency keys", zap.Error(err))
+	} else if n > 0 {
+		log.Info("purged idempotency keys", zap.Int64("deleted", n), zap.Duration("retention", keep))
 	}
 }
 
