@@ -102,9 +102,6 @@ func (s *server) getAccount(c echo.Context) error {
 }
 
 func (s *server) closeAccount(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

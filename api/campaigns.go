@@ -224,9 +224,6 @@ type reasonRequest struct {
 
 // campaignAction runs a state change on a campaign the caller may act on.
 func (s *server) campaignAction(c echo.Context, body any, fn func(ctx context.Context, id uuid.UUID) (campaign.Campaign, error)) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

@@ -33,9 +33,6 @@ var errDryRun = errors.New("dry run")
 // checkCommitment runs the pre-commitment check without moving money (the
 // transaction is rolled back): what would happen if the investor committed now.
 func (s *server) checkCommitment(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	var req checkRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err

@@ -118,9 +118,6 @@ func (s *server) getCommitment(c echo.Context) error {
 }
 
 func (s *server) cancelCommitment(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	cm, err := s.ownCommitment(c)
 	if err != nil {
 		return err
@@ -133,9 +130,6 @@ func (s *server) cancelCommitment(c echo.Context) error {
 }
 
 func (s *server) reconfirmCommitment(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	cm, err := s.ownCommitment(c)
 	if err != nil {
 		return err
@@ -154,9 +148,6 @@ type bankMoveRequest struct {
 }
 
 func (s *server) bankMove(c echo.Context, withdraw bool) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

@@ -280,3 +280,41 @@ func TestRateLimitPerKey(t *testing.T) {
 		t.Errorf("another key limited too: %d", r.Status)
 	}
 }
+
+// TestTrailingZerosCountOnEveryMoneyRoute: "1.000" has three decimal places,
+// one more than CNY allows, on every route that takes an amount, including
+// the partial post of a hold whose currency is known only from the hold.
+// One parser serves them all, and nothing moves.
+func TestTrailingZerosCountOnEveryMoneyRoute(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op := v.key[auth.Operator]
+	bank := v.createAccount("CNY", "custody_bank", false)
+	w := v.createAccount("CNY", "investor_wallet", true)
+	v.transfer(fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"100.00","currency":"CNY","code":"deposit"}`, bank, w))
+	hold := firstTransfer(v.transfer(fmt.Sprintf(`{"kind":"pending","debit_account_id":%q,"credit_account_id":%q,"amount":"10.00","currency":"CNY","code":"commitment"}`, w, bank)))["id"].(string)
+	party := v.party("investor", "individual", "prc_resident_id", validID(7), "零点")
+	before := v.balances(bank) + " " + v.balances(w)
+	tests := []struct {
+		name, path, body, field string
+	}{
+		{"transfer", "/v1/transfers", fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.000","currency":"CNY","code":"x"}`, w, bank), "amount"},
+		{"batch", "/v1/transfer-batches", fmt.Sprintf(`{"transfers":[{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.000","currency":"CNY","code":"x"}]}`, w, bank), "transfers[0].amount"},
+		{"partial post", "/v1/transfers/" + hold + "/post", `{"amount":"1.000"}`, "amount"},
+		{"post_pending in a transfer", "/v1/transfers", fmt.Sprintf(`{"kind":"post_pending","pending_id":%q,"amount":"2.500"}`, hold), "amount"},
+		{"deposit", "/v1/parties/" + party + "/deposits", `{"amount":"1.000","currency":"CNY","bank_reference":"Z"}`, "amount"},
+		{"withdrawal", "/v1/parties/" + party + "/withdrawals", `{"amount":"1.000","currency":"CNY","bank_reference":"Z"}`, "amount"},
+		{"reconciliation", "/v1/reconciliations", `{"currency":"CNY","bank_balance":"1.000","as_of":"2026-01-01T00:00:00Z","statement_reference":"S"}`, "bank_balance"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := v.do(req{method: "POST", path: tc.path, key: op, body: tc.body})
+			if r.Status != 422 || r.str("code") != "amount_precision" || r.str("field") != tc.field {
+				t.Errorf("got %d %s field %q, want 422 amount_precision field %q: %s", r.Status, r.str("code"), r.str("field"), tc.field, r.Raw)
+			}
+		})
+	}
+	if after := v.balances(bank) + " " + v.balances(w); after != before {
+		t.Errorf("balances moved: %s -> %s", before, after)
+	}
+}

@@ -66,9 +66,6 @@ type orderActionRequest struct {
 // orderAction checks the caller may act on the order (issuer: its
 // campaign's; investor: its own) and runs fn.
 func (s *server) orderAction(c echo.Context, fn func(o campaign.Order, req orderActionRequest) (campaign.Order, error)) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

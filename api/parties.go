@@ -124,9 +124,6 @@ type verificationRequest struct {
 }
 
 func (s *server) verifyParty(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -148,9 +145,6 @@ type relatedRequest struct {
 }
 
 func (s *server) declareRelated(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -257,9 +251,6 @@ type qualificationJSON struct {
 }
 
 func (s *server) qualify(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

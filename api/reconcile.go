@@ -18,9 +18,6 @@ type reconcileRequest struct {
 
 // reconcile compares a custody bank statement with the ledger (资金存管).
 func (s *server) reconcile(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	var req reconcileRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err

@@ -19,9 +19,6 @@ type freezeRequest struct {
 }
 
 func (s *server) freeze(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	var req freezeRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
@@ -38,9 +35,6 @@ func (s *server) freeze(c echo.Context) error {
 }
 
 func (s *server) liftFreeze(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -75,9 +69,6 @@ type spotCheckRequest struct {
 }
 
 func (s *server) drawSpotCheck(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	var req spotCheckRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
@@ -94,9 +85,6 @@ type publishRequest struct {
 }
 
 func (s *server) publishSpotCheck(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -133,9 +121,6 @@ type complaintRequest struct {
 }
 
 func (s *server) fileComplaint(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	var req complaintRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
@@ -171,9 +156,6 @@ type moveRequest struct {
 }
 
 func (s *server) moveComplaint(c echo.Context) error {
-	if _, err := idempotencyKey(c); err != nil {
-		return err
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

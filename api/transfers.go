@@ -123,7 +123,7 @@ func (r transferRequest) toLedger(prefix string) (ledger.TransferRequest, error)
 			return t, problem(http.StatusUnprocessableEntity, "validation_failed", prefix+"currency", "currency comes from the pending transfer")
 		}
 		if r.Amount != "" {
-			if t.PostAmount, err = money.ParseUnscaled(r.Amount); err != nil {
+			if t.PostAmount, err = money.ParseWritten(r.Amount); err != nil {
 				return t, &ledger.FieldError{Field: prefix + "amount", Err: err}
 			}
 		}
@@ -208,7 +208,7 @@ func (s *server) resolve(c echo.Context, kind ledger.Kind) error {
 	case ledger.KindPostPending:
 		t.PendingID = id
 		if req.Amount != "" {
-			if t.PostAmount, err = money.ParseUnscaled(req.Amount); err != nil {
+			if t.PostAmount, err = money.ParseWritten(req.Amount); err != nil {
 				return &ledger.FieldError{Field: "amount", Err: err}
 			}
 		}

@@ -476,7 +476,7 @@ func (s *sim) one(t TransferRequest, saved map[uuid.UUID]acct) (row, uuid.UUID, 
 		debit, credit, cur = pend.debit, pend.credit, pend.cur
 		amount = pend.amount
 		if t.Kind == KindPostPending && !t.PostAmount.IsZero() {
-			a, err := money.FromDecimal(cur, t.PostAmount)
+			a, err := t.PostAmount.In(cur)
 			if err != nil {
 				return rw, mark, fieldErr("amount", err)
 			}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -55,7 +54,7 @@ func TestRejectedTransfers(t *testing.T) {
 		{"timeout on posted", ledger.TransferRequest{Kind: ledger.KindPosted, DebitAccountID: bank, CreditAccountID: wallet, Amount: cny("1.00"), Code: "x", Timeout: time.Minute}, ledger.ErrInvalid, "timeout_seconds"},
 		{"post unknown pending", ledger.TransferRequest{Kind: ledger.KindPostPending, PendingID: uuid.New()}, ledger.ErrPendingNotFound, "pending_id"},
 		{"post a posted transfer", ledger.TransferRequest{Kind: ledger.KindPostPending, PendingID: posted.ID}, ledger.ErrNotPending, "pending_id"},
-		{"void with amount", ledger.TransferRequest{Kind: ledger.KindVoidPending, PendingID: posted.ID, PostAmount: decimal.NewFromInt(1)}, ledger.ErrInvalid, "amount"},
+		{"void with amount", ledger.TransferRequest{Kind: ledger.KindVoidPending, PendingID: posted.ID, PostAmount: written("1")}, ledger.ErrInvalid, "amount"},
 		{"reverse unknown", ledger.TransferRequest{Kind: ledger.KindPosted, ReversesID: uuid.New()}, ledger.ErrTransferNotFound, "reverses_id"},
 	}
 	for _, tc := range tests {
@@ -191,17 +190,17 @@ func TestPendingPostVoidAndExpiry(t *testing.T) {
 		t.Fatalf("pending over available: %v", err)
 	}
 	// Post 25.00 of 30.00: 5.00 is released.
-	e, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p1.ID, PostAmount: decimal.RequireFromString("25")}})
+	e, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p1.ID, PostAmount: written("25")}})
 	if err != nil || e.Transfers[0].Amount.String() != "25.00" || e.Transfers[0].Code != "commitment" {
 		t.Fatalf("post part: %+v, %v", e, err)
 	}
 	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindVoidPending, PendingID: p1.ID}}); !errors.Is(err, ledger.ErrPendingResolved) {
 		t.Fatalf("second resolution: %v", err)
 	}
-	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p2.ID, PostAmount: decimal.RequireFromString("50.01")}}); !errors.Is(err, ledger.ErrExceedsPending) {
+	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p2.ID, PostAmount: written("50.01")}}); !errors.Is(err, ledger.ErrExceedsPending) {
 		t.Fatalf("post above pending: %v", err)
 	}
-	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p2.ID, PostAmount: decimal.RequireFromString("1.001")}}); !errors.Is(err, money.ErrAmountPrecision) {
+	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p2.ID, PostAmount: written("1.001")}}); !errors.Is(err, money.ErrAmountPrecision) {
 		t.Fatalf("post with extra places: %v", err)
 	}
 	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindVoidPending, PendingID: p2.ID}}); err != nil {
@@ -294,4 +293,13 @@ func TestReversal(t *testing.T) {
 	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPosted, ReversesID: dep2.ID}}); !errors.Is(err, ledger.ErrInsufficientFunds) {
 		t.Fatalf("reversal overdrawing: %v", err)
 	}
+}
+
+// written is a partial-post amount as a client would write it.
+func written(s string) money.Written {
+	w, err := money.ParseWritten(s)
+	if err != nil {
+		panic(err)
+	}
+	return w
 }

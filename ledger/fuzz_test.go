@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/internal/money"
 )
@@ -23,7 +22,7 @@ func FuzzValidate(f *testing.F) {
 			tr.Amount = a
 			tr.DebitAccountID, tr.CreditAccountID = uuid.New(), uuid.New()
 		}
-		if d, err := decimal.NewFromString(post); err == nil {
+		if d, err := money.ParseWritten(post); err == nil {
 			tr.PostAmount = d
 			tr.PendingID = uuid.New()
 		}

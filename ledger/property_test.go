@@ -136,7 +136,7 @@ func runRandom(t *testing.T, seed uint64, steps int) {
 			tr := ledger.TransferRequest{Kind: ledger.KindPostPending, PendingID: p.id}
 			if rng.IntN(2) == 0 {
 				part = 1 + rng.Int64N(p.amount)
-				tr.PostAmount = decimal.New(part, -2)
+				tr.PostAmount = written(decimal.New(part, -2).StringFixed(2))
 			}
 			model[p.debit].dq -= p.amount
 			model[p.credit].cq -= p.amount

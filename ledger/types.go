@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/internal/money"
 )
@@ -118,7 +117,7 @@ type TransferRequest struct {
 	DebitAccountID  uuid.UUID
 	CreditAccountID uuid.UUID
 	Amount          money.Amount
-	PostAmount      decimal.Decimal // post_pending only: part of the pending amount; zero posts it all
+	PostAmount      money.Written // post_pending only: part of the pending amount; zero posts it all
 	Code            string
 	Metadata        json.RawMessage
 	PendingID       uuid.UUID

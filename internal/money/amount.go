@@ -66,25 +66,51 @@ func ParseIn(c Currency, s string) (Amount, error) {
 	if err != nil {
 		return Amount{}, err
 	}
+	return inCurrency(c, d, places)
+}
+
+// inCurrency is the one scale rule every parsed amount meets: no more
+// decimal places than the currency allows, counting the places as written.
+func inCurrency(c Currency, d decimal.Decimal, places int) (Amount, error) {
 	if places > int(c.scale) {
 		return Amount{}, fmt.Errorf("%w: %s allows %d, got %d", ErrAmountPrecision, c.code, c.scale, places)
 	}
 	return Amount{v: d, c: c}, nil
 }
 
-// ParseUnscaled reads a positive decimal string with the same syntax rules
-// as Parse, for callers that learn the currency only later (posting part of
-// a pending transfer). FromDecimal then checks the currency's scale.
-func ParseUnscaled(s string) (decimal.Decimal, error) {
-	d, _, err := parseDecimal(s)
+// Written is a positive amount as a client wrote it, for callers that learn
+// its currency only later (posting part of a pending transfer): the value
+// and the decimal places it was written with, so that In applies the same
+// rule as Parse ("1.000" is three places, too many for CNY). The zero
+// Written means "not given".
+type Written struct {
+	v      decimal.Decimal
+	places int
+}
+
+// ParseWritten reads s with Parse's syntax and positivity rules.
+func ParseWritten(s string) (Written, error) {
+	d, places, err := parseDecimal(s)
 	if err != nil {
-		return decimal.Decimal{}, err
+		return Written{}, err
 	}
 	if d.Sign() <= 0 {
-		return decimal.Decimal{}, ErrAmountNotPos
+		return Written{}, ErrAmountNotPos
 	}
-	return d, nil
+	return Written{v: d, places: places}, nil
 }
+
+// In is the amount in currency c, refused as Parse refuses it.
+func (w Written) In(c Currency) (Amount, error) { return inCurrency(c, w.v, w.places) }
+
+// IsZero reports whether no amount was given.
+func (w Written) IsZero() bool { return w.v.IsZero() }
+
+// Sign is the value's sign.
+func (w Written) Sign() int { return w.v.Sign() }
+
+// String is the amount as written, trailing zeros kept.
+func (w Written) String() string { return w.v.StringFixed(int32(w.places)) }
 
 // parseDecimal accepts -?[0-9]+(\.[0-9]+)? with at most MaxIntegerDigits
 // significant integer digits and returns the value and its written places.
