@@ -9,6 +9,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
 )
 
@@ -82,15 +83,18 @@ func (s *server) commit(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "validation_failed", "investor_id", "investor_id is required")
 	}
 	// Scope the key to the investor: two investors' keys never collide.
+	rc := receiptFor(c, renderCommitment)
 	cm, err := s.Campaigns.Commit(c.Request().Context(), campaign.CommitRequest{CampaignID: id, InvestorID: investor, Shares: req.Shares,
-		Tier: req.Tier, Quantity: req.Quantity, Acknowledged: req.Acknowledged, IdempotencyKey: investor.String() + ":" + key})
+		Tier: req.Tier, Quantity: req.Quantity, Acknowledged: req.Acknowledged, IdempotencyKey: investor.String() + ":" + key, Receipt: rc})
 	if err != nil {
 		return err
 	}
-	if cm.Replayed {
-		c.Response().Header().Set("Idempotent-Replayed", "true")
-	}
-	return c.JSON(http.StatusCreated, toCommitment(cm))
+	return answerFrom(c, rc, cm, cm.Replayed, renderCommitment)
+}
+
+// renderCommitment is a new commitment's answer.
+func renderCommitment(cm campaign.Commitment) (idempotency.Response, error) {
+	return renderJSON(http.StatusCreated, toCommitment(cm))
 }
 
 // ownCommitment: investors reach only their own commitments.

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,15 +71,11 @@ func (s *server) idempotent(mode writeMode, next echo.HandlerFunc) echo.HandlerF
 		var (
 			resp     idempotency.Response
 			replayed bool
+			ctx      = c.Request().Context()
 		)
-		ctx := c.Request().Context()
 		switch mode {
 		case viaWriter:
-			if resp, replayed, err = s.Idempotency.Lookup(ctx, req); err == nil && !replayed {
-				if resp, err = run(ctx); err == nil {
-					resp, replayed, err = s.Idempotency.Save(ctx, req, resp)
-				}
-			}
+			resp, replayed, err = s.throughWriter(c, req, run)
 		default:
 			s.unitSlots <- struct{}{}
 			resp, replayed, err = s.Idempotency.Do(ctx, req, run)
@@ -96,6 +93,88 @@ func (s *server) idempotent(mode writeMode, next echo.HandlerFunc) echo.HandlerF
 		}
 		return writeStored(c, resp, replayed)
 	}
+}
+
+// throughWriter serves a command that a group-commit writer applies. The
+// handler hands the writer a receipt (receiptFor); the writer checks the
+// key in its batch's first round trip (a key that answered another request
+// is a conflict) and stores the answer with the effect. The effect itself
+// carries the key, so a retry is recognised by the writer (the domain's
+// replay) and answered here with the answer the first stored. Only where no
+// writer stored it (the command took another path) is it saved here, after
+// the effect.
+func (s *server) throughWriter(c echo.Context, req idempotency.Request, run func(context.Context) (idempotency.Response, error)) (idempotency.Response, bool, error) {
+	ctx := c.Request().Context()
+	claim := &writerClaim{req: req}
+	c.Set(ctxWriterClaim, claim)
+	resp, err := run(ctx)
+	if err != nil {
+		return resp, false, err
+	}
+	switch {
+	case claim.replayed:
+		stored, found, err := s.Idempotency.Lookup(ctx, req)
+		if err != nil || found {
+			return stored, found, err
+		}
+		return resp, true, nil // an effect from before answers were stored: the handler's own answer
+	case claim.stored:
+		return resp, false, nil
+	}
+	return s.Idempotency.Save(ctx, req, resp)
+}
+
+// writerClaim is what throughWriter and the handler share about one command.
+type writerClaim struct {
+	req      idempotency.Request
+	replayed bool // the writer found the effect already applied
+	stored   bool // the writer stored the answer with the effect
+}
+
+const ctxWriterClaim = "idempotency_writer_claim"
+
+// receiptFor gives a group-commit writer what it needs to store the
+// command's answer, rendered by render from the command's result; nil when
+// the route is not served through a writer.
+func receiptFor[T any](c echo.Context, render func(T) (idempotency.Response, error)) *idempotency.Receipt[T] {
+	claim, ok := c.Get(ctxWriterClaim).(*writerClaim)
+	if !ok {
+		return nil
+	}
+	return &idempotency.Receipt[T]{Request: claim.req, Render: render}
+}
+
+// answerFrom sends the answer of a command that went through a writer:
+// the same bytes the writer stored (render of the same result), and tells
+// throughWriter whether the writer replayed or stored it.
+func answerFrom[T any](c echo.Context, rc *idempotency.Receipt[T], result T, replayed bool, render func(T) (idempotency.Response, error)) error {
+	if claim, ok := c.Get(ctxWriterClaim).(*writerClaim); ok {
+		claim.replayed = replayed
+		claim.stored = rc != nil && rc.Stored
+	}
+	var resp idempotency.Response
+	if rc != nil && rc.Stored {
+		resp = rc.Answer // what the writer stored, rendered once
+	} else {
+		var err error
+		if resp, err = render(result); err != nil {
+			return err
+		}
+	}
+	if replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	return c.Blob(resp.Status, resp.ContentType, resp.Body)
+}
+
+// renderJSON is the answer encoding every writer route uses, byte for byte
+// what echo's c.JSON writes.
+func renderJSON(status int, v any) (idempotency.Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return idempotency.Response{}, err
+	}
+	return idempotency.Response{Status: status, ContentType: echo.MIMEApplicationJSON, Body: append(body, '\n')}, nil
 }
 
 // keyScope is whose keys an Idempotency-Key lives among: a party's (all of

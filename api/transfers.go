@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
 )
@@ -140,14 +141,17 @@ func (r transferRequest) toLedger(prefix string) (ledger.TransferRequest, error)
 }
 
 func (s *server) submit(c echo.Context, key string, ts []ledger.TransferRequest) error {
-	e, err := s.Ledger.Submit(c.Request().Context(), key, ts)
+	rc := receiptFor(c, renderEntry)
+	e, err := s.Ledger.SubmitAnswered(c.Request().Context(), key, ts, rc)
 	if err != nil {
 		return err
 	}
-	if e.Replayed {
-		c.Response().Header().Set("Idempotent-Replayed", "true")
-	}
-	return c.JSON(http.StatusCreated, toEntry(e))
+	return answerFrom(c, rc, e, e.Replayed, renderEntry)
+}
+
+// renderEntry is a committed entry's answer.
+func renderEntry(e ledger.Entry) (idempotency.Response, error) {
+	return renderJSON(http.StatusCreated, toEntry(e))
 }
 
 func (s *server) createTransfer(c echo.Context) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -193,6 +194,9 @@ type tierState struct {
 func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob) (committedTx bool, err error) {
 	for _, j := range jobs {
 		j.out, j.err, j.fallback, j.replayID = Commitment{}, nil, false, uuid.Nil
+		if j.in.Receipt != nil {
+			j.in.Receipt.Stored = false
+		}
 	}
 	now := s.Now()
 	// Campaigns, locked in id order, and their tiers.
@@ -332,9 +336,17 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 			}
 			return rows.Err()
 		})
+	var receipts []idempotency.Request
+	for _, j := range jobs {
+		if j.in.Receipt != nil {
+			receipts = append(receipts, j.in.Receipt.Request)
+		}
+	}
+	answered := idempotency.QueueCheck(b1, receipts)
 	if err := tx.SendBatch(ctx, b1).Close(); err != nil {
 		return false, err
 	}
+	stored := answered()
 	// Only live reward campaigns are batched; the rest go one at a time.
 	var work []*commitJob
 	var walletKeys []string
@@ -361,6 +373,12 @@ func (s *Service) commitMany(ctx context.Context, tx pg.DBTX, jobs []*commitJob)
 	var accepted []*commitJob
 	var keyed []ledger.Keyed
 	for i, j := range work {
+		if j.in.Receipt != nil {
+			if _, err := j.in.Receipt.Request.Matches(stored); err != nil {
+				j.err = err // the client's key answered another request
+				continue
+			}
+		}
 		if e, ok := existing[j.in.IdempotencyKey]; ok {
 			if !bytes.Equal(e.hash, j.hash) {
 				j.err = ErrIdempotencyConflict
@@ -542,6 +560,20 @@ func (s *Service) queueCommitments(ctx context.Context, b *pgx.Batch, accepted [
 	b.Queue(`UPDATE campaigns c SET committed = c.committed + u.amount, investors = c.investors + u.inv
 		FROM unnest($1::uuid[], $2::text[]::numeric[], $3::int4[]) AS u(id, amount, inv) WHERE c.id = u.id`, pg.UUIDs(uID), pg.NumericText(uAmt), uInv)
 	audit.QueueAppend(b, events)
+	var keys []idempotency.Request
+	var answers []idempotency.Response
+	for k, j := range accepted {
+		if errs[k] != nil || j.in.Receipt == nil {
+			continue
+		}
+		resp, err := j.in.Receipt.Render(j.out)
+		if err != nil {
+			return fmt.Errorf("render the answer for %s: %w", j.in.IdempotencyKey, err)
+		}
+		keys, answers = append(keys, j.in.Receipt.Request), append(answers, resp)
+		j.in.Receipt.Stored, j.in.Receipt.Answer = true, resp
+	}
+	idempotency.QueueSave(b, keys, answers)
 	b.Queue(`COMMIT`)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/fault"
@@ -37,7 +38,7 @@ var (
 	ErrNoWallet            = errors.New("the investor has no wallet in this currency")
 	ErrCommitmentNotFound  = errors.New("commitment not found")
 	ErrCoolingOffOver      = errors.New("the cooling-off window is over: the commitment is locked")
-	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	ErrIdempotencyConflict = idempotency.ErrConflict // one sentinel for every store of keys
 	ErrAlreadyCommitted    = errors.New("the investor already has a live commitment in this campaign")
 )
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -72,6 +73,9 @@ type CommitRequest struct {
 	Quantity       int
 	Acknowledged   bool // the investor acknowledged the risk warning
 	IdempotencyKey string
+	// Receipt, if set, is the client's answer, stored with the commitment
+	// by the batch that writes it.
+	Receipt *idempotency.Receipt[Commitment] `json:"-"`
 }
 
 // Commitment is a stored commitment.

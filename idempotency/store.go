@@ -188,3 +188,80 @@ func (s *Store) Purge(ctx context.Context, keep time.Duration, now time.Time) (i
 		}
 	}
 }
+
+// Receipt is how a command served by a group-commit writer stores its
+// answer in the writer's own transaction: the writer renders the answer
+// from the command's result (Render) once the result is known and queues it
+// (QueueSave) with the command's writes, so the effect and the answer commit
+// together, and one batch commit covers a batch's answers.
+type Receipt[T any] struct {
+	Request Request
+	Render  func(T) (Response, error)
+	// Stored is set by the writer once the answer is queued with the
+	// effect, and Answer to that answer; both are read after the writer has
+	// handed back the result.
+	Stored bool
+	Answer Response
+}
+
+// QueueCheck queues, into b, the look-up of keys a writer's batch is about
+// to answer, and returns the function that reads its result: the stored
+// request hash by key (Request.Scope and Key), or none. A writer reading
+// one that differs from its request's answers ErrConflict; one that matches
+// is a retry of an answered command.
+func QueueCheck(b *pgx.Batch, reqs []Request) func() map[[2]string][]byte {
+	found := map[[2]string][]byte{}
+	if len(reqs) == 0 {
+		return func() map[[2]string][]byte { return found }
+	}
+	scopes, keys := make([]string, len(reqs)), make([]string, len(reqs))
+	for i, r := range reqs {
+		scopes[i], keys[i] = r.Scope, r.Key
+	}
+	b.Queue(`SELECT k.scope, k.key, k.request_hash FROM unnest($1::text[], $2::text[]) AS u(scope, key)
+		JOIN idempotency_keys k ON k.scope = u.scope AND k.key = u.key`, scopes, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var scope, key string
+			var hash []byte
+			if err := rows.Scan(&scope, &key, &hash); err != nil {
+				return err
+			}
+			found[[2]string{scope, key}] = hash
+		}
+		return rows.Err()
+	})
+	return func() map[[2]string][]byte { return found }
+}
+
+// Matches reports how a stored hash (from QueueCheck) meets req: not
+// stored, stored for this request, or a conflict.
+func (req Request) Matches(stored map[[2]string][]byte) (found bool, err error) {
+	h, ok := stored[[2]string{req.Scope, req.Key}]
+	if !ok {
+		return false, nil
+	}
+	if string(h) != string(req.Hash[:]) {
+		return true, ErrConflict
+	}
+	return true, nil
+}
+
+// QueueSave queues the insert of answers into b. A key already stored (a
+// copy of the command answered first) keeps its first answer.
+func QueueSave(b *pgx.Batch, reqs []Request, resps []Response) {
+	if len(reqs) == 0 {
+		return
+	}
+	scopes, keys := make([]string, len(reqs)), make([]string, len(reqs))
+	hashes, bodies := make([][]byte, len(reqs)), make([][]byte, len(reqs))
+	statuses := make([]int16, len(reqs))
+	types, locations := make([]string, len(reqs)), make([]string, len(reqs))
+	for i, r := range reqs {
+		scopes[i], keys[i], hashes[i] = r.Scope, r.Key, r.Hash[:]
+		statuses[i], types[i], locations[i], bodies[i] = int16(resps[i].Status), resps[i].ContentType, resps[i].Location, resps[i].Body
+	}
+	b.Queue(`INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body)
+		SELECT u.scope, u.key, u.hash, u.status, u.ctype, NULLIF(u.loc, ''), u.body
+		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int2[], $5::text[], $6::text[], $7::bytea[]) AS u(scope, key, hash, status, ctype, loc, body)
+		ON CONFLICT (scope, key) DO NOTHING`, scopes, keys, hashes, statuses, types, locations, bodies)
+}

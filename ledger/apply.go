@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
@@ -24,6 +25,8 @@ type request struct {
 	hash []byte
 	ts   []TransferRequest
 	done chan struct{}
+	// receipt, if set, is the client's answer to store with the entry.
+	receipt *idempotency.Receipt[Entry]
 
 	entry Entry
 	err   error
@@ -85,6 +88,9 @@ type querier interface {
 func apply(ctx context.Context, q querier, reqs []*request, own bool, then func(*pgx.Batch) error) error {
 	for _, r := range reqs {
 		r.entry, r.err = Entry{}, nil
+		if r.receipt != nil {
+			r.receipt.Stored = false
+		}
 	}
 
 	// 1. Transfers referred to by post/void/reverse requests.
@@ -147,6 +153,14 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool, then func(
 	if len(refIDs) > 0 {
 		b.Queue(`SELECT pending_id, reverses_id FROM transfers WHERE pending_id = ANY($1) OR reverses_id = ANY($1)`, raw(refIDs))
 	}
+	// Clients' keys already answered (last: read when the batch closes).
+	var receipts []idempotency.Request
+	for _, r := range reqs {
+		if r.receipt != nil {
+			receipts = append(receipts, r.receipt.Request)
+		}
+	}
+	answered := idempotency.QueueCheck(b, receipts)
 	accts := make(map[uuid.UUID]*acct, len(ids))
 	var now time.Time
 	existing := map[string]struct {
@@ -259,7 +273,7 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool, then func(
 				return fmt.Errorf("resolutions: %w", err)
 			}
 		}
-		return nil
+		return br.Close()
 	}()
 	if err != nil {
 		return err
@@ -271,7 +285,16 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool, then func(
 	var replayIDs []uuid.UUID
 	firstByKey := map[string]*request{}
 	var dups []*request
+	stored := answered()
 	for _, r := range reqs {
+		if r.receipt != nil {
+			// The client's key answered another request: a conflict, even
+			// where this entry's own key is new.
+			if _, err := r.receipt.Request.Matches(stored); err != nil {
+				r.err = ErrIdempotencyConflict
+				continue
+			}
+		}
 		if e, ok := existing[r.key]; ok {
 			if !bytes.Equal(e.hash, r.hash) {
 				r.err = ErrIdempotencyConflict
@@ -677,6 +700,9 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 		events = append(events, e)
 	}
 	audit.QueueAppend(b, events)
+	if err := queueReceipts(b, reqs); err != nil {
+		return err
+	}
 	if commit {
 		b.Queue(`COMMIT`)
 	} else {
@@ -690,6 +716,25 @@ func write(ctx context.Context, q querier, reqs []*request, out []row, accts map
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
+	return nil
+}
+
+// queueReceipts stores the answers of the new entries' commands with them.
+func queueReceipts(b *pgx.Batch, reqs []*request) error {
+	var keys []idempotency.Request
+	var answers []idempotency.Response
+	for _, r := range reqs {
+		if r.receipt == nil {
+			continue
+		}
+		resp, err := r.receipt.Render(r.entry)
+		if err != nil {
+			return fmt.Errorf("render the answer for %s: %w", r.key, err)
+		}
+		keys, answers = append(keys, r.receipt.Request), append(answers, resp)
+		r.receipt.Stored, r.receipt.Answer = true, resp
+	}
+	idempotency.QueueSave(b, keys, answers)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/money"
 )
@@ -31,7 +32,7 @@ var (
 	ErrExceedsPending      = errors.New("amount exceeds the pending amount")
 	ErrNotReversible       = errors.New("only posted transfers can be reversed")
 	ErrAlreadyReversed     = errors.New("transfer already reversed")
-	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	ErrIdempotencyConflict = idempotency.ErrConflict // one sentinel for every store of keys
 	ErrInvalid             = errors.New("invalid request")
 	ErrClosed              = errors.New("ledger is shut down")
 	ErrBatchTooLarge       = errors.New("too many transfers in one request")

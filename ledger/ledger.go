@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -84,6 +85,13 @@ func (l *Ledger) Close() {
 // mechanism runs) the transfers apply in that transaction instead, so that
 // they commit with the command's claim and response.
 func (l *Ledger) Submit(ctx context.Context, key string, transfers []TransferRequest) (Entry, error) {
+	return l.SubmitAnswered(ctx, key, transfers, nil)
+}
+
+// SubmitAnswered is Submit for a client's command whose answer is stored
+// with its effect: the writer renders rc's answer from the new entry and
+// saves it in the batch's transaction (a replayed entry saves nothing).
+func (l *Ledger) SubmitAnswered(ctx context.Context, key string, transfers []TransferRequest, rc *idempotency.Receipt[Entry]) (Entry, error) {
 	if tx, ok := pg.TxFrom(ctx); ok {
 		return l.ApplyTx(ctx, tx, key, transfers)
 	}
@@ -91,6 +99,7 @@ func (l *Ledger) Submit(ctx context.Context, key string, transfers []TransferReq
 	if err != nil {
 		return Entry{}, err
 	}
+	r.receipt = rc
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()

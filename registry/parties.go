@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/fault"
@@ -23,7 +24,7 @@ import (
 var (
 	ErrPartyNotFound       = errors.New("party not found")
 	ErrDuplicateParty      = errors.New("a party with this identity document already exists")
-	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	ErrIdempotencyConflict = idempotency.ErrConflict // one sentinel for every store of keys
 	ErrInvalid             = errors.New("invalid request")
 	ErrWrongRole           = errors.New("the party does not have the role this needs")
 	ErrListEntryNotFound   = errors.New("list entry not found")
