@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -94,6 +95,8 @@ type Service struct {
 	ledger *ledger.Ledger
 	reg    *registry.Registry
 	batch  *commitBatcher
+	// shapeCache holds what never changes about a campaign (shape), by id.
+	shapeCache sync.Map
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }

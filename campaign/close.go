@@ -78,7 +78,7 @@ func (s *Service) settle(ctx context.Context, tx pgx.Tx, c *Campaign) error {
 			ts[i] = ledger.TransferRequest{Kind: ledger.KindPostPending, PendingID: cm.PendingTransfer,
 				Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q}`, c.ID, cm.ID))}
 		}
-		e, err := s.ledger.ApplyTx(ctx, tx, fmt.Sprintf("settle:%s:%d", c.ID, start), ts)
+		e, err := s.ledger.ApplyTx(ctx, tx, fmt.Sprintf("settle:%s:%d", c.ID, start), ts, ledger.LedgerRecords)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (s *Service) settle(ctx context.Context, tx pgx.Tx, c *Campaign) error {
 			Amount: net, Code: "issuer_payout", Metadata: meta})
 	}
 	if len(payout) > 0 {
-		if _, err := s.ledger.ApplyTx(ctx, tx, "payout:"+c.ID.String(), payout); err != nil {
+		if _, err := s.ledger.ApplyTx(ctx, tx, "payout:"+c.ID.String(), payout, ledger.LedgerRecords); err != nil {
 			return err
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/crowdledger/crowdledger/audit"
-	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
@@ -97,11 +95,14 @@ type Commitment struct {
 	Replayed        bool
 }
 
-// Commit reserves an investor's money for a campaign. In one transaction it
-// locks the campaign (so caps are exact under any concurrency), prices the
-// commitment, applies the lead-first rule and the syndicate vehicles, runs
-// the compliance check, and moves the money as a pending transfer from the
-// wallet to the escrow. A refusal returns every reason and moves nothing.
+// Commit reserves an investor's money for a campaign. In one transaction
+// it locks the campaign (so caps are exact under any concurrency), prices
+// the commitment, applies the lead-first rule and the syndicate vehicles,
+// runs the compliance check, and moves the money as a pending transfer from
+// the wallet to the escrow. A refusal returns every reason and moves
+// nothing. Every commitment goes through the batch (batch.go): with
+// batching on it shares its transaction with others waiting; off, it is a
+// batch of its own.
 func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, error) {
 	if in.IdempotencyKey == "" {
 		return Commitment{}, invalid("idempotency_key", errors.New("is required"))
@@ -109,7 +110,9 @@ func (s *Service) Commit(ctx context.Context, in CommitRequest) (Commitment, err
 	if s.batch != nil {
 		return s.enqueue(ctx, in)
 	}
-	return s.commitOne(ctx, in)
+	j := newJob(ctx, in)
+	s.processBatch([]*commitJob{j})
+	return j.out, j.err
 }
 
 // requestHash binds a commitment's idempotency key to the request.
@@ -117,241 +120,6 @@ func requestHash(in CommitRequest) []byte {
 	reqBytes, _ := json.Marshal(in)
 	h := sha256.Sum256(reqBytes)
 	return h[:]
-}
-
-// commitOne commits one request in its own transaction.
-func (s *Service) commitOne(ctx context.Context, in CommitRequest) (Commitment, error) {
-	hash := requestHash(in)
-	if c, ok, err := s.replay(ctx, in.IdempotencyKey, hash); ok || err != nil {
-		return c, err
-	}
-	var out Commitment
-	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		c, err := s.get(ctx, tx, in.CampaignID, true)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		if c.State != Live || now.Before(c.StartsAt) || !now.Before(c.Deadline) {
-			return fmt.Errorf("%w (state %s)", ErrNotLive, c.State)
-		}
-		cur := c.Target.Currency()
-		cm := Commitment{ID: uuid.New(), CampaignID: c.ID, InvestorID: in.InvestorID, State: "live"}
-		var amount decimal.Decimal
-		switch c.Kind {
-		case "equity":
-			if in.Shares <= 0 || in.Tier != "" {
-				return invalid("shares", errors.New("an equity commitment is a positive whole number of shares"))
-			}
-			amount = c.PricePerShare.Decimal().Mul(decimal.NewFromInt(in.Shares))
-			cm.Shares = &in.Shares
-			if amount.Cmp(c.MinTicket.Decimal()) < 0 {
-				return invalid("shares", fmt.Errorf("below the minimum ticket of %s", c.MinTicket))
-			}
-		case "reward":
-			if in.Tier == "" || in.Quantity <= 0 || in.Shares != 0 {
-				return invalid("tier", errors.New("a reward commitment names a tier and a positive quantity"))
-			}
-			var price decimal.Decimal
-			var limit *int
-			var sold int
-			err := tx.QueryRow(ctx, `SELECT price, quantity_limit, sold FROM campaign_tiers WHERE campaign_id = $1 AND tier = $2`, c.ID, in.Tier).Scan(&price, &limit, &sold)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return invalid("tier", errors.New("no such tier"))
-			}
-			if err != nil {
-				return err
-			}
-			if limit != nil && sold+in.Quantity > *limit {
-				return &CapError{Kind: ErrSoldOut, Remaining: fmt.Sprint(*limit - sold)}
-			}
-			if _, err := tx.Exec(ctx, `UPDATE campaign_tiers SET sold = sold + $3 WHERE campaign_id = $1 AND tier = $2`, c.ID, in.Tier, in.Quantity); err != nil {
-				return err
-			}
-			amount = price.Mul(decimal.NewFromInt(int64(in.Quantity)))
-			cm.Tier, cm.Quantity = &in.Tier, &in.Quantity
-		}
-		amt, err := money.FromDecimal(cur, amount)
-		if err != nil {
-			return invalid("shares", err)
-		}
-		cm.Amount = amt
-		// An investor may commit more than once (another tier, a top-up);
-		// the campaign counts investors, not commitments.
-		var returning bool
-		var prevVehicle *uuid.UUID
-		err = tx.QueryRow(ctx, `SELECT vehicle_id FROM commitments WHERE campaign_id = $1 AND investor_id = $2 AND state = 'live' LIMIT 1`,
-			c.ID, in.InvestorID).Scan(&prevVehicle)
-		switch {
-		case err == nil:
-			returning = true
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		left, _ := c.HardCap.Sub(c.Committed)
-		if amt.Cmp(left) > 0 {
-			return &CapError{Kind: ErrHardCap, Remaining: left.String()}
-		}
-		// 领投/跟投: the lead commits first, at least its minimum share of the target.
-		cm.Role = "direct"
-		if c.Kind == "reward" {
-			cm.Role = "backer"
-		}
-		if c.LeadInvestorID != nil {
-			if in.InvestorID == *c.LeadInvestorID {
-				cm.Role = "lead"
-				need := c.Target.Decimal().Mul(c.LeadMinShare)
-				if amount.Cmp(need) < 0 {
-					return invalid("shares", fmt.Errorf("the lead must commit at least %s of the target (%s)", c.LeadMinShare, need.StringFixed(cur.Scale())))
-				}
-			} else {
-				var leadLive bool
-				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM commitments WHERE campaign_id = $1 AND investor_id = $2 AND state = 'live')`,
-					c.ID, *c.LeadInvestorID).Scan(&leadLive); err != nil {
-					return err
-				}
-				if !leadLive {
-					return ErrLeadFirst
-				}
-				cm.Role = "follower"
-				if returning && prevVehicle != nil {
-					cm.VehicleID = prevVehicle // a top-up stays in the same vehicle, as the same partner
-				} else if cm.VehicleID, err = s.vehicle(ctx, tx, c.ID); err != nil {
-					return err
-				}
-			}
-		}
-		res, err := s.reg.CheckCommitment(ctx, tx, registry.CommitmentRequest{InvestorID: in.InvestorID, IssuerID: c.IssuerID, Pack: c.Pack,
-			CampaignRisk: c.RiskLevel, Amount: amt, Acknowledged: in.Acknowledged, Reward: c.Kind == "reward", AsLead: cm.Role == "lead"})
-		if err != nil {
-			return err
-		}
-		if err := res.Err(); err != nil {
-			return err
-		}
-		wallet, err := s.walletTx(ctx, tx, in.InvestorID, cur)
-		if err != nil {
-			return err
-		}
-		pack, err := compliance.Pack(c.Pack, now)
-		if err != nil {
-			return err
-		}
-		cm.CoolingOffUntil = pack.CoolingOff.Until(now, c.Deadline)
-		e, err := s.ledger.ApplyTx(ledger.RecordedByCaller(ctx), tx, "commitment:"+in.IdempotencyKey, []ledger.TransferRequest{{Kind: ledger.KindPending,
-			DebitAccountID: wallet, CreditAccountID: c.EscrowAccountID, Amount: amt, Code: "commitment",
-			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"investor_id":%q}`, c.ID, cm.ID, in.InvestorID))}})
-		if err != nil {
-			return err
-		}
-		cm.PendingTransfer = e.Transfers[0].ID
-		ev, err := commitEvent(ctx, cm, e)
-		if err != nil {
-			return err
-		}
-		if err := audit.Append(ctx, tx, ev); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO commitments (id, campaign_id, investor_id, role, amount, shares, tier, quantity, vehicle_id,
-				pending_transfer, cooling_off_until, acknowledged, idempotency_key, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			cm.ID, c.ID, in.InvestorID, cm.Role, amount, cm.Shares, cm.Tier, cm.Quantity, cm.VehicleID, cm.PendingTransfer,
-			cm.CoolingOffUntil, in.Acknowledged, in.IdempotencyKey, hash); err != nil {
-			return err
-		}
-		out = cm
-		newInvestor := 1
-		if returning {
-			newInvestor = 0
-		}
-		return s.progress(ctx, tx, &c, amt, cm, newInvestor)
-	})
-	if err != nil {
-		if pg.Constraint(err) == "commitments_idempotency_key_key" {
-			if c, ok, rerr := s.replay(ctx, in.IdempotencyKey, hash); ok || rerr != nil {
-				return c, rerr
-			}
-		}
-		if pg.Constraint(err) == "campaigns_investor_cap" {
-			return Commitment{}, &CapError{Kind: compliance.ErrRefused, Remaining: "0 investor places"}
-		}
-		return Commitment{}, err
-	}
-	return s.Commitment(ctx, out.ID, uuid.Nil)
-}
-
-// progress updates the campaign's totals and records 50% and 100% milestones.
-func (s *Service) progress(ctx context.Context, tx pgx.Tx, c *Campaign, amt money.Amount, cm Commitment, newInvestor int) error {
-	newTotal, _ := c.Committed.Add(amt)
-	var ms []string
-	for _, m := range []struct {
-		name string
-		pct  int64
-	}{{"50%", 50}, {"100%", 100}} {
-		th := c.Target.Decimal().Mul(decimal.NewFromInt(m.pct)).Div(decimal.NewFromInt(100))
-		reached := newTotal.Decimal().Cmp(th) >= 0
-		has := false
-		for _, x := range c.Milestones {
-			has = has || x == m.name
-		}
-		if reached && !has {
-			ms = append(ms, m.name)
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE campaigns SET committed = committed + $2, investors = investors + $4, milestones = milestones || $3::text[] WHERE id = $1`,
-		c.ID, amt.Decimal(), ms, newInvestor); err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if err := s.record(ctx, tx, c.ID, "campaign.milestone", "", "", map[string]any{"milestone": m, "committed": newTotal.String()}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// vehicle returns a syndicate vehicle with room for one more partner,
-// opening a new one when all are full (at most 50 partners each).
-func (s *Service) vehicle(ctx context.Context, tx pgx.Tx, campaign uuid.UUID) (*uuid.UUID, error) {
-	var id uuid.UUID
-	err := tx.QueryRow(ctx, `UPDATE syndicate_vehicles SET partners = partners + 1
-		WHERE id = (SELECT id FROM syndicate_vehicles WHERE campaign_id = $1 AND partners < 50 ORDER BY seq LIMIT 1) RETURNING id`, campaign).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		id = uuid.New()
-		_, err = tx.Exec(ctx, `INSERT INTO syndicate_vehicles (id, campaign_id, seq, partners)
-			SELECT $2, $1, coalesce(max(seq), 0) + 1, 1 FROM syndicate_vehicles WHERE campaign_id = $1`, campaign, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("syndicate vehicle: %w", err)
-	}
-	return &id, nil
-}
-
-func (s *Service) walletTx(ctx context.Context, tx pgx.Tx, party uuid.UUID, cur money.Currency) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE idempotency_key = $1`, "wallet:"+party.String()+":"+cur.Code()).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, ErrNoWallet
-	}
-	return id, err
-}
-
-func (s *Service) replay(ctx context.Context, key string, hash []byte) (Commitment, bool, error) {
-	var id uuid.UUID
-	var prev []byte
-	err := s.db.QueryRow(ctx, `SELECT id, request_hash FROM commitments WHERE idempotency_key = $1`, key).Scan(&id, &prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Commitment{}, false, nil
-	}
-	if err != nil {
-		return Commitment{}, false, err
-	}
-	if string(prev) != string(hash) {
-		return Commitment{}, true, ErrIdempotencyConflict
-	}
-	c, err := s.Commitment(ctx, uuid.Nil, id)
-	c.Replayed = true
-	return c, true, err
 }
 
 const commitmentColumns = `c.id, c.campaign_id, c.investor_id, c.role, c.amount, k.currency, c.shares, c.tier, c.quantity, c.vehicle_id, c.state,
@@ -429,8 +197,15 @@ func (s *Service) Cancel(ctx context.Context, commitmentID, investorID uuid.UUID
 // totals. Its event names the void transfer and records its movement, so
 // the ledger records none of its own (one event per command).
 func (s *Service) release(ctx context.Context, tx pgx.Tx, c *Campaign, cm Commitment, state, why string) error {
-	e, err := s.ledger.ApplyTx(ledger.RecordedByCaller(ctx), tx, "release:"+cm.ID.String(), []ledger.TransferRequest{{Kind: ledger.KindVoidPending, PendingID: cm.PendingTransfer,
-		Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"reason":%q}`, c.ID, cm.ID, why))}})
+	// The running totals first: they are locked before the ledger's
+	// accounts, by the batch as here.
+	if c.Kind == "equity" {
+		if err := releaseExposure(ctx, tx, c, cm); err != nil {
+			return err
+		}
+	}
+	e, err := s.ledger.ApplyTx(ctx, tx, "release:"+cm.ID.String(), []ledger.TransferRequest{{Kind: ledger.KindVoidPending, PendingID: cm.PendingTransfer,
+		Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"reason":%q}`, c.ID, cm.ID, why))}}, ledger.CallerRecords)
 	if err != nil {
 		return err
 	}
@@ -465,4 +240,13 @@ func (s *Service) release(ctx context.Context, tx pgx.Tx, c *Campaign, cm Commit
 	objects, facts := commitmentMove(cm, e)
 	facts["reason"] = why
 	return s.recordObjects(ctx, tx, objects, "campaign.commitment."+state, "live", state, facts)
+}
+
+func (s *Service) walletTx(ctx context.Context, tx pgx.Tx, party uuid.UUID, cur money.Currency) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE idempotency_key = $1`, walletKey(party, cur)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, ErrNoWallet
+	}
+	return id, err
 }

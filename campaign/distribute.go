@@ -151,7 +151,7 @@ func (s *Service) Distribute(ctx context.Context, campaignID uuid.UUID, amount m
 				Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"distribution_id":%q,"kind":%q}`, c.ID, id, kind))})
 			paid = append(paid, i)
 		}
-		e, err := s.ledger.ApplyTx(ctx, tx, "distribution:"+key, ts)
+		e, err := s.ledger.ApplyTx(ctx, tx, "distribution:"+key, ts, ledger.LedgerRecords)
 		if err != nil {
 			return err
 		}

@@ -185,7 +185,7 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount money.Am
 		rid := uuid.New()
 		e, err := s.ledger.ApplyTx(ctx, tx, "refund:"+rid.String(), []ledger.TransferRequest{{Kind: ledger.KindPosted, DebitAccountID: c.PayableAccountID,
 			CreditAccountID: wallet, Amount: amount, Code: "refund",
-			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"order_id":%q,"approved_by":%q}`, c.ID, o.ID, actorName(ctx)))}})
+			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"order_id":%q,"approved_by":%q}`, c.ID, o.ID, actorName(ctx)))}}, ledger.LedgerRecords)
 		if err != nil {
 			return err
 		}

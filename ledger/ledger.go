@@ -93,7 +93,7 @@ func (l *Ledger) Submit(ctx context.Context, key string, transfers []TransferReq
 // saves it in the batch's transaction (a replayed entry saves nothing).
 func (l *Ledger) SubmitAnswered(ctx context.Context, key string, transfers []TransferRequest, rc *idempotency.Receipt[Entry]) (Entry, error) {
 	if tx, ok := pg.TxFrom(ctx); ok {
-		return l.ApplyTx(ctx, tx, key, transfers)
+		return l.ApplyTx(ctx, tx, key, transfers, LedgerRecords)
 	}
 	r, err := newRequest(ctx, key, transfers)
 	if err != nil {
@@ -124,14 +124,16 @@ func (l *Ledger) SubmitAnswered(ctx context.Context, key string, transfers []Tra
 // ApplyTx applies transfers inside the caller's transaction (as a
 // savepoint), so that domain code can move money and record its own rows
 // atomically. It bypasses the writers: the caller's transaction holds the
-// account locks until it commits.
-func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers []TransferRequest) (Entry, error) {
+// account locks until it commits. rec says whether the ledger appends the
+// entry's audit event or the caller's own event names it.
+func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers []TransferRequest, rec Recording) (Entry, error) {
 	r, err := newRequest(ctx, key, transfers)
 	if err != nil {
 		return Entry{}, err
 	}
+	r.recording = rec
 	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		if err := apply(ctx, sp, []*request{r}, false, nil); err != nil {
+		if err := apply(ctx, sp, []*request{r}, false); err != nil {
 			return err
 		}
 		return r.err
@@ -251,7 +253,7 @@ func (l *Ledger) commitOnce(ctx context.Context, reqs []*request) error {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if err := apply(ctx, conn, reqs, true, nil); err != nil {
+	if err := apply(ctx, conn, reqs, true); err != nil {
 		pg.Abandon(ctx, conn)
 		return err
 	}
@@ -445,75 +447,3 @@ const sweepSlack = 5 * time.Minute
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.Ping(ctx) }
 
 var pgxTxReadOnlySnapshot = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-
-// Keyed is one request for ApplyEachTx: transfers under their own key.
-type Keyed struct {
-	Key       string
-	Transfers []TransferRequest
-	Ctx       context.Context // carries the actor for the request's audit event
-}
-
-// Then queues a caller's own statements behind the ledger's writes, to go
-// to the database in the same round trip. It is called once the outcome of
-// every request is known (entries[i] or errs[i], as ApplyEachTx returns
-// them) and before anything is sent; its error fails the whole call.
-type Then func(b *pgx.Batch, entries []Entry, errs []error) error
-
-// ApplyEachTx applies several independent requests inside the caller's
-// transaction (tx: a pgx.Tx, or a connection on which the caller has begun
-// one) with one set of statements, as the group-commit writer does: each
-// request succeeds or fails on its own (errs[i]). The returned error is for
-// the whole call (the database failed); then nothing may be trusted. then,
-// if not nil, rides along with the writes (see Then).
-func (l *Ledger) ApplyEachTx(ctx context.Context, tx pg.DBTX, reqs []Keyed, then Then) (entries []Entry, errs []error, err error) {
-	rs := make([]*request, len(reqs))
-	errs = make([]error, len(reqs))
-	var valid []*request
-	for i, k := range reqs {
-		rctx := k.Ctx
-		if rctx == nil {
-			rctx = ctx
-		}
-		r, verr := newRequest(rctx, k.Key, k.Transfers)
-		if verr != nil {
-			errs[i] = verr
-			continue
-		}
-		rs[i] = r
-		valid = append(valid, r)
-	}
-	entries = make([]Entry, len(reqs))
-	outcomes := func() {
-		for i, r := range rs {
-			if r != nil {
-				entries[i], errs[i] = r.entry, r.err
-			}
-		}
-	}
-	var hook func(*pgx.Batch) error
-	if then != nil {
-		hook = func(b *pgx.Batch) error {
-			outcomes()
-			return then(b, entries, errs)
-		}
-	}
-	// No savepoint: a request that fails writes nothing, and a database
-	// error fails the caller's whole transaction, which it then retries.
-	if len(valid) > 0 {
-		if err := apply(ctx, tx, valid, false, hook); err != nil {
-			return nil, nil, translate(err)
-		}
-	} else if hook != nil {
-		b := &pgx.Batch{}
-		if err := hook(b); err != nil {
-			return nil, nil, err
-		}
-		if b.Len() > 0 {
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return nil, nil, translate(err)
-			}
-		}
-	}
-	outcomes()
-	return entries, errs, nil
-}

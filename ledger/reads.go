@@ -356,3 +356,23 @@ func DistinctInvestors(ctx context.Context, q Querier, creditOwner string, code 
 func (l *Ledger) WithTxRead(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, l.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
+
+// QueueAccountIDs queues, into b, the look-up of accounts by their
+// idempotency key (a party's wallet is opened under "wallet:<party>:<currency>")
+// and fills into when b is read; keys with no account are left out.
+func QueueAccountIDs(b *pgx.Batch, keys []string, into map[string]uuid.UUID) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(`SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k string
+			var id uuid.UUID
+			if err := rows.Scan(&k, &id); err != nil {
+				return err
+			}
+			into[k] = id
+		}
+		return rows.Err()
+	})
+}

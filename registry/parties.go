@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,6 +46,11 @@ type Registry struct {
 	keys *pii.Keyring
 	// Now is the clock (tests move it).
 	Now func() time.Time
+	// decided caches opened qualification decisions by their row's id: a
+	// decision row never changes (a new assessment is a new row), and a hot
+	// campaign's batches ask for the same investors' decisions again and
+	// again.
+	decided sync.Map // uuid.UUID -> *compliance.Decision
 }
 
 // New returns a registry on db that seals personal data with keys.

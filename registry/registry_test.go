@@ -105,7 +105,7 @@ func (f *fixture) commit(req registry.CommitmentRequest, wallet, escrow uuid.UUI
 			return err
 		}
 		_, err = f.ledger.ApplyTx(f.ctx, tx, uuid.NewString(), []ledger.TransferRequest{{Kind: ledger.KindPending, DebitAccountID: wallet,
-			CreditAccountID: escrow, Amount: req.Amount, Code: "commitment"}})
+			CreditAccountID: escrow, Amount: req.Amount, Code: "commitment"}}, ledger.LedgerRecords)
 		return err
 	})
 	return res, err
