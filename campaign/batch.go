@@ -220,13 +220,15 @@ func (ld *loaded) decideAll(jobs []*commitJob) []accepted {
 	var out []accepted
 	first := map[string]*commitJob{}
 	for _, j := range jobs {
-		if prev, dup := first[j.in.IdempotencyKey]; dup {
-			// A copy of a request earlier in this batch: its answer.
+		if prev, dup := first[j.in.IdempotencyKey]; dup && prev.err == nil {
+			// A copy of a request earlier in this batch that took: its
+			// answer. (After one that was refused the key is still free, as
+			// it would be one commitment at a time: decided afresh.)
 			switch {
 			case !bytes.Equal(prev.hash, j.hash):
 				j.err = ErrIdempotencyConflict
-			case prev.err != nil:
-				j.err = prev.err
+			case prev.replayID != uuid.Nil:
+				j.replayID = prev.replayID
 			default:
 				j.out = prev.out
 				j.out.Replayed = true

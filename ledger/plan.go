@@ -194,16 +194,16 @@ func (p *Plan) try(r *request) {
 		p.replays = append(p.replays, r)
 		return
 	}
-	if first, ok := p.tried[r.key]; ok {
-		switch {
-		case !bytes.Equal(first.hash, r.hash):
+	if first, ok := p.tried[r.key]; ok && first.err == nil {
+		// A copy of a request this plan took: its entry. (After one it
+		// refused, the key is still free, as it would be alone: tried
+		// afresh.)
+		if !bytes.Equal(first.hash, r.hash) {
 			r.err = ErrIdempotencyConflict
-		case first.err != nil:
-			r.err = first.err
-		default:
-			r.entry = first.entry
-			r.entry.Replayed = true
+			return
 		}
+		r.entry = first.entry
+		r.entry.Replayed = true
 		return
 	}
 	p.tried[r.key] = r
