@@ -134,7 +134,7 @@ func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJo
 			return
 		}
 		seenExp[k] = true
-		ld.exposures[k] = &exposure{party: party, side: side, currency: cur, from: from, counted: map[uuid.UUID]int{}, addedBy: map[uuid.UUID]int{}, newInvestors: map[uuid.UUID]bool{}}
+		ld.exposures[k] = &exposure{party: party, side: side, currency: cur, from: from, counted: map[uuid.UUID]int{}, addedBy: map[uuid.UUID]int{}}
 		expParty, expSide, expCur, expFrom = append(expParty, party), append(expSide, string(side)), append(expCur, cur.Code()), append(expFrom, from)
 	}
 	for _, j := range jobs {

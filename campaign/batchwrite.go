@@ -130,12 +130,13 @@ func (ld *loaded) queueWrites(b *pgx.Batch, acc []accepted) error {
 
 // queueExposureWrites stores the running totals the batch read (their
 // expired part moved to the window's start) and added to, and the
-// commitments each issuer's investors added.
+// commitments each issuer's investors added. The rows are locked since the
+// batch read them, so it writes what it computed, not increments.
 func (ld *loaded) queueExposureWrites(b *pgx.Batch) {
 	var (
 		party          []uuid.UUID
 		side, cur      []string
-		added, expired []decimal.Decimal
+		total, expired []decimal.Decimal
 		through        []time.Time
 		investors      []int32
 		iiIss, iiInv   []uuid.UUID
@@ -147,20 +148,20 @@ func (ld *loaded) queueExposureWrites(b *pgx.Batch) {
 			continue
 		}
 		party, side, cur = append(party, e.party), append(side, string(e.side)), append(cur, e.currency.Code())
-		added, expired, through = append(added, e.added), append(expired, e.expired), append(through, e.from)
-		investors = append(investors, int32(len(e.newInvestors)))
+		total, expired, through = append(total, e.total.Add(e.added)), append(expired, e.expired), append(through, e.from)
+		investors = append(investors, int32(e.investors))
 		for inv, n := range e.addedBy {
 			iiIss, iiCur, iiInv, iiN = append(iiIss, e.party), append(iiCur, e.currency.Code()), append(iiInv, inv), append(iiN, int32(n))
 		}
 	}
 	if len(party) > 0 {
 		b.Queue(`INSERT INTO exposures (party_id, side, currency, total, expired, expired_through, investors)
-			SELECT u.party, u.side::"char", u.cur, u.added, u.expired, u.through, u.inv
+			SELECT u.party, u.side::"char", u.cur, u.total, u.expired, u.through, u.inv
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::timestamptz[], $7::int4[])
-				AS u(party, side, cur, added, expired, through, inv)
-			ON CONFLICT (party_id, side, currency) DO UPDATE SET total = exposures.total + EXCLUDED.total, expired = EXCLUDED.expired,
-				expired_through = EXCLUDED.expired_through, investors = exposures.investors + EXCLUDED.investors`,
-			pg.UUIDs(party), side, cur, pg.NumericText(added), pg.NumericText(expired), through, investors)
+				AS u(party, side, cur, total, expired, through, inv)
+			ON CONFLICT (party_id, side, currency) DO UPDATE SET total = EXCLUDED.total, expired = EXCLUDED.expired,
+				expired_through = EXCLUDED.expired_through, investors = EXCLUDED.investors`,
+			pg.UUIDs(party), side, cur, pg.NumericText(total), pg.NumericText(expired), through, investors)
 	}
 	if len(iiIss) > 0 {
 		b.Queue(`INSERT INTO issuer_investors (issuer_id, currency, investor_id, commitments)

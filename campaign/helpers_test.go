@@ -57,6 +57,7 @@ func newWorld(t *testing.T) *world {
 			t.Errorf("invariant broken: %s", v)
 		}
 		assertRecorded(t, db)
+		assertExposures(t, db)
 	})
 	return w
 }
@@ -199,3 +200,55 @@ func rich() compliance.Profile {
 }
 
 func intp(n int) *int { return &n }
+
+// assertExposures: the running totals agree with the commitments they sum.
+// For every party, side and currency: total is the live and settled equity
+// commitments, expired the part of them made at or before expired_through,
+// an issuer's investors the distinct investors among them, and
+// issuer_investors each investor's number of them.
+func assertExposures(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `
+		WITH m AS (
+			SELECT m.investor_id, k.issuer_id, k.currency, m.amount, m.created_at FROM commitments m JOIN campaigns k ON k.id = m.campaign_id
+			WHERE k.kind = 'equity' AND m.state IN ('live', 'settled')),
+		sums AS (
+			SELECT investor_id AS party, 'I'::"char" AS side, currency, sum(amount) AS total, 0 AS investors FROM m GROUP BY 1, 3
+			UNION ALL
+			SELECT issuer_id, 'S', currency, sum(amount), count(DISTINCT investor_id) FROM m GROUP BY 1, 3)
+		SELECT coalesce(e.party_id, s.party)::text, coalesce(e.side, s.side)::text, coalesce(e.total, 0)::text, coalesce(s.total, 0)::text,
+			coalesce(e.investors, 0), coalesce(s.investors, 0), coalesce(e.expired, 0)::text,
+			coalesce((SELECT sum(amount) FROM m WHERE m.currency = e.currency AND m.created_at <= e.expired_through
+				AND ((e.side = 'I' AND m.investor_id = e.party_id) OR (e.side = 'S' AND m.issuer_id = e.party_id))), 0)::text
+		FROM exposures e FULL JOIN sums s ON s.party = e.party_id AND s.side = e.side AND s.currency = e.currency`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var party, side, total, want, expired, wantExpired string
+		var investors, wantInvestors int
+		if err := rows.Scan(&party, &side, &total, &want, &investors, &wantInvestors, &expired, &wantExpired); err != nil {
+			t.Fatal(err)
+		}
+		if !decimal.RequireFromString(total).Equal(decimal.RequireFromString(want)) || investors != wantInvestors ||
+			!decimal.RequireFromString(expired).Equal(decimal.RequireFromString(wantExpired)) {
+			t.Errorf("exposure %s/%s: total %s investors %d expired %s; the commitments say %s, %d, %s",
+				party, side, total, investors, expired, want, wantInvestors, wantExpired)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var bad int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM issuer_investors i FULL JOIN (
+			SELECT k.issuer_id, k.currency, m.investor_id, count(*) AS n FROM commitments m JOIN campaigns k ON k.id = m.campaign_id
+			WHERE k.kind = 'equity' AND m.state IN ('live', 'settled') GROUP BY 1, 2, 3) c
+		ON c.issuer_id = i.issuer_id AND c.currency = i.currency AND c.investor_id = i.investor_id
+		WHERE coalesce(i.commitments, 0) <> coalesce(c.n, 0)`).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if bad > 0 {
+		t.Errorf("%d issuer_investors rows disagree with the commitments", bad)
+	}
+}

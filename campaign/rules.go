@@ -66,7 +66,6 @@ type exposure struct {
 	counted        map[uuid.UUID]int // side 'S': live or settled commitments per investor of the batch
 	added          decimal.Decimal
 	addedBy        map[uuid.UUID]int // side 'S': commitments this batch adds per investor
-	newInvestors   map[uuid.UUID]bool
 	touched        bool
 }
 
@@ -263,7 +262,6 @@ func (cf *campaignFacts) accept(cm *Commitment, f commitFacts) {
 	if e := f.raised; e != nil {
 		if e.counted[cm.InvestorID] == 0 {
 			e.investors++
-			e.newInvestors[cm.InvestorID] = true
 		}
 		e.counted[cm.InvestorID]++
 		e.addedBy[cm.InvestorID]++
