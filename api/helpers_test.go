@@ -87,7 +87,7 @@ func newEnv(t testing.TB) *env {
 	db := pgtest.NewDB(t)
 	reg := prometheus.NewRegistry()
 	m := api.NewMetrics(reg)
-	l := ledger.New(db.Pool, ledger.Options{OnCommit: m.LedgerCommitted})
+	l := ledger.New(db.Pool, ledger.Options{OnCommit: m.LedgerCommitted, Freezes: supervision.New(db.Pool)})
 	core, logs := observer.New(zapcore.DebugLevel)
 	keys := auth.NewStore(db.Pool)
 	seed, _ := audit.GenerateSeed()

@@ -186,12 +186,16 @@ func (s *Service) commitBatch(ctx context.Context, jobs []*commitJob) error {
 	if err != nil {
 		return err
 	}
+	wallets, err := s.wallets(ctx, jobs, shapes)
+	if err != nil {
+		return err
+	}
 	conn, err := s.db.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	ld, err := s.load(ctx, conn, jobs, shapes, now)
+	ld, err := s.load(ctx, conn, jobs, shapes, wallets, now)
 	if err != nil {
 		pg.Abandon(ctx, conn)
 		return err

@@ -79,6 +79,43 @@ func (s *Service) shapes(ctx context.Context, jobs []*commitJob) (map[uuid.UUID]
 	return out, nil
 }
 
+// wallets returns the wallet accounts of the jobs' investors in their
+// campaigns' currencies, from memory where known: a wallet's account never
+// changes once opened (one that does not exist yet is asked for again).
+func (s *Service) wallets(ctx context.Context, jobs []*commitJob, shapes map[uuid.UUID]shape) (map[string]uuid.UUID, error) {
+	out := map[string]uuid.UUID{}
+	var missing []string
+	for _, j := range jobs {
+		sh, ok := shapes[j.in.CampaignID]
+		if !ok {
+			continue
+		}
+		k := walletKey(j.in.InvestorID, sh.currency)
+		if _, seen := out[k]; seen {
+			continue
+		}
+		if v, ok := s.walletCache.Load(k); ok {
+			out[k] = v.(uuid.UUID)
+			continue
+		}
+		out[k] = uuid.Nil
+		missing = append(missing, k)
+	}
+	found, err := s.ledger.AccountIDs(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range missing {
+		if id, ok := found[k]; ok {
+			s.walletCache.Store(k, id)
+			out[k] = id
+		} else {
+			delete(out, k)
+		}
+	}
+	return out, nil
+}
+
 // loaded is everything a batch's rules read, with the locks held.
 type loaded struct {
 	now       time.Time
@@ -87,6 +124,7 @@ type loaded struct {
 	existing  map[string]prior
 	parties   *registry.Facts
 	exposures map[expKey]*exposure
+	wallets   map[string]uuid.UUID
 	plan      *ledger.Plan
 	answered  map[[2]string][]byte
 }
@@ -108,13 +146,15 @@ func walletKey(party uuid.UUID, cur money.Currency) string {
 
 // load begins the batch's transaction on conn and, in the same round trip,
 // takes its locks and reads its facts.
-func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJob, shapes map[uuid.UUID]shape, now time.Time) (*loaded, error) {
-	ld := &loaded{now: now, ctx: ctx, campaigns: map[uuid.UUID]*campaignFacts{}, existing: map[string]prior{}, exposures: map[expKey]*exposure{}}
+func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJob, shapes map[uuid.UUID]shape, wallets map[string]uuid.UUID,
+	now time.Time) (*loaded, error) {
+	ld := &loaded{now: now, ctx: ctx, campaigns: map[uuid.UUID]*campaignFacts{}, existing: map[string]prior{}, exposures: map[expKey]*exposure{},
+		wallets: wallets}
 	packs := map[string]compliance.RulePack{}
 	campSet := map[uuid.UUID]bool{}
 	partySet := map[uuid.UUID]bool{}
 	var (
-		keys, walletKeys         []string
+		keys                     []string
 		pairCamp, pairInv        []uuid.UUID
 		related                  [][2]uuid.UUID
 		decisions                []registry.DecisionKey
@@ -151,7 +191,6 @@ func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJo
 		partySet[j.in.InvestorID], partySet[sh.issuer] = true, true
 		pairCamp, pairInv = append(pairCamp, j.in.CampaignID), append(pairInv, j.in.InvestorID)
 		related = append(related, [2]uuid.UUID{sh.issuer, j.in.InvestorID})
-		walletKeys = append(walletKeys, walletKey(j.in.InvestorID, sh.currency))
 		if !seenEsc[sh.escrow] {
 			seenEsc[sh.escrow] = true
 			escrows = append(escrows, sh.escrow)
@@ -234,8 +273,11 @@ func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJo
 	})
 	// Whether each investor already has a live commitment in the campaign
 	// (and in which vehicle): one index probe per pair.
-	b.Queue(`SELECT DISTINCT ON (u.c, u.i) u.c, u.i, m.vehicle_id FROM unnest($1::uuid[], $2::uuid[]) AS u(c, i)
-		JOIN commitments m ON m.campaign_id = u.c AND m.state = 'live' AND m.investor_id = u.i`, pg.UUIDs(pairCamp), pg.UUIDs(pairInv)).Query(func(rows pgx.Rows) error {
+	// (LIMIT 1: a follower who tops up again and again has hundreds of live
+	// commitments, and any one of them names the vehicle.)
+	b.Queue(`SELECT u.c, u.i, m.vehicle_id FROM unnest($1::uuid[], $2::uuid[]) AS u(c, i)
+		CROSS JOIN LATERAL (SELECT vehicle_id FROM commitments m
+			WHERE m.campaign_id = u.c AND m.state = 'live' AND m.investor_id = u.i LIMIT 1) m`, pg.UUIDs(pairCamp), pg.UUIDs(pairInv)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var cid, inv uuid.UUID
 			var v *uuid.UUID
@@ -282,7 +324,11 @@ func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJo
 		})
 	}
 	// 4. The ledger's accounts (escrows, wallets), locked last.
-	ld.plan = ledger.LockAndRead(b, ledger.LockSpec{Accounts: escrows, AccountKeys: walletKeys, EntryKeys: entryKeys, Transfers: len(jobs)})
+	accounts := escrows
+	for _, id := range wallets {
+		accounts = append(accounts, id)
+	}
+	ld.plan = s.ledger.LockAndRead(b, ledger.LockSpec{Accounts: accounts, EntryKeys: entryKeys, Transfers: len(jobs)})
 	answered := idempotency.QueueCheck(b, receipts)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("lock and read: %w", err)
@@ -350,7 +396,7 @@ func (ld *loaded) factsFor(cf *campaignFacts, investor uuid.UUID) commitFacts {
 	f := commitFacts{investor: ld.parties.Parties[investor], issuer: ld.parties.Parties[c.IssuerID],
 		related: ld.parties.Related[[2]uuid.UUID{c.IssuerID, investor}]}
 	_, f.investorKnown = ld.parties.Parties[investor]
-	f.wallet, f.hasWallet = ld.plan.Account(walletKey(investor, cur))
+	f.wallet, f.hasWallet = ld.wallets[walletKey(investor, cur)]
 	if c.Kind == "equity" {
 		f.decision = ld.parties.Decisions[registry.DecisionKey{Party: investor, Pack: cf.pack.ID}]
 		f.invested = ld.exposures[expKey{investor, 'I', cur.Code()}]

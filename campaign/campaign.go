@@ -97,6 +97,8 @@ type Service struct {
 	batch  *commitBatcher
 	// shapeCache holds what never changes about a campaign (shape), by id.
 	shapeCache sync.Map
+	// walletCache holds parties' wallet accounts by walletKey.
+	walletCache sync.Map
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }

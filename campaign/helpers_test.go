@@ -18,6 +18,7 @@ import (
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 type world struct {
@@ -35,7 +36,7 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	keys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
-	w := &world{t: t, db: db, ledger: ledger.New(db.Pool, ledger.Options{}), reg: registry.New(db.Pool, keys)}
+	w := &world{t: t, db: db, ledger: ledger.New(db.Pool, ledger.Options{Freezes: supervision.New(db.Pool)}), reg: registry.New(db.Pool, keys)}
 	w.svc = campaign.New(db.Pool, w.ledger, w.reg)
 	now := time.Now().UTC()
 	w.clock.Store(&now)

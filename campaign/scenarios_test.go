@@ -13,6 +13,7 @@ import (
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 // TestRewardCampaignSucceeds: a Qinghai highland-barley product pre-sale
@@ -237,7 +238,7 @@ func TestTwoSchedulersCloseOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other := campaign.New(w.db.Pool, ledger.New(w.db.Pool, ledger.Options{}), w.reg)
+	other := campaign.New(w.db.Pool, ledger.New(w.db.Pool, ledger.Options{Freezes: supervision.New(w.db.Pool)}), w.reg)
 	other.Now = w.svc.Now
 	w.advance(31 * 24 * time.Hour)
 	var wg sync.WaitGroup

@@ -43,7 +43,7 @@ type querier interface {
 // batch costs two round trips (three when it resolves or reverses
 // transfers, which are read first). On error the caller must ROLLBACK.
 // Without own, q is the caller's transaction (ApplyTx: a savepoint).
-func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
+func apply(ctx context.Context, q querier, reqs []*request, own bool, freezes Freezes) error {
 	spec := LockSpec{refs: map[uuid.UUID]*ref{}}
 	var receipts []idempotency.Request
 	for _, r := range reqs {
@@ -93,7 +93,7 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool) error {
 	if own {
 		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
 	}
-	p := LockAndRead(b, spec)
+	p := lockAndRead(b, spec, freezes)
 	answered := idempotency.QueueCheck(b, receipts)
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("lock and read: %w", err)

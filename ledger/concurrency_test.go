@@ -90,7 +90,7 @@ func TestHotAccountConcurrency(t *testing.T) {
 func TestTwoInstances(t *testing.T) {
 	t.Parallel()
 	l1, db := newLedger(t, ledger.Options{Writers: 2})
-	l2 := ledger.New(db.Pool, ledger.Options{Writers: 2})
+	l2 := ledger.New(db.Pool, ledger.Options{Writers: 2, Freezes: ledger.NoFreezes{}})
 	defer l2.Close()
 	ctx := context.Background()
 	bank := account(t, l1, "CNY", ledger.CodeCustodyBank, ledger.Flags{})

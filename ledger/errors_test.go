@@ -221,7 +221,7 @@ func TestPendingPostVoidAndExpiry(t *testing.T) {
 	if _, err := l.Submit(ctx, key(), []ledger.TransferRequest{{Kind: ledger.KindPostPending, PendingID: p3.ID}}); !errors.Is(err, ledger.ErrPendingExpired) {
 		t.Fatalf("post after timeout: %v", err)
 	}
-	other := ledger.New(db.Pool, ledger.Options{}) // a second process sweeping at the same time
+	other := ledger.New(db.Pool, ledger.Options{Freezes: ledger.NoFreezes{}}) // a second process sweeping at the same time
 	defer other.Close()
 	n1, err1 := l.ExpirePending(ctx, 100)
 	n2, err2 := other.ExpirePending(ctx, 100)

@@ -18,6 +18,9 @@ import (
 func newLedger(t testing.TB, opts ledger.Options) (*ledger.Ledger, *pgtest.DB) {
 	t.Helper()
 	db := pgtest.NewDB(t)
+	if opts.Freezes == nil {
+		opts.Freezes = ledger.NoFreezes{} // the ledger alone: freeze orders are supervision's (its tests and the API's cover them)
+	}
 	l := ledger.New(db.Pool, opts)
 	t.Cleanup(func() {
 		l.Close()

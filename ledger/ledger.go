@@ -29,6 +29,10 @@ type Options struct {
 	// OnCommit, if set, is called after each committed batch with the number
 	// of entries and transfers written (for metrics).
 	OnCommit func(entries, transfers int)
+	// Freezes says which accounts freeze orders cover (required: a ledger
+	// that silently ignored freeze orders would let frozen money leave;
+	// NoFreezes where none can apply).
+	Freezes Freezes
 }
 
 // Ledger is the double-entry ledger. It is safe for concurrent use; several
@@ -47,6 +51,9 @@ type Ledger struct {
 
 // New starts a ledger's writers on pool. Call Close to stop them.
 func New(pool *pgxpool.Pool, opts Options) *Ledger {
+	if opts.Freezes == nil {
+		panic("ledger.New: Options.Freezes is required (supervision's service, or ledger.NoFreezes where no freeze order applies)")
+	}
 	if opts.Writers <= 0 {
 		opts.Writers = 1
 	}
@@ -133,7 +140,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers [
 	}
 	r.recording = rec
 	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		if err := apply(ctx, sp, []*request{r}, false); err != nil {
+		if err := apply(ctx, sp, []*request{r}, false, l.opts.Freezes); err != nil {
 			return err
 		}
 		return r.err
@@ -253,7 +260,7 @@ func (l *Ledger) commitOnce(ctx context.Context, reqs []*request) error {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if err := apply(ctx, conn, reqs, true); err != nil {
+	if err := apply(ctx, conn, reqs, true, l.opts.Freezes); err != nil {
 		pg.Abandon(ctx, conn)
 		return err
 	}

@@ -31,13 +31,13 @@ import (
 // it neither begins nor commits.
 type Plan struct {
 	sim      sim
-	byKey    map[string]uuid.UUID // locked accounts by idempotency key
-	existing map[string]prior     // entry keys already in the database
+	existing map[string]prior // entry keys already in the database
 	seqs     []int64
 	tried    map[string]*request // requests tried in this plan, by key
 	accepted []*request
 	rows     []row
 	replays  []*request // replayed from the database; LoadReplays reads their entries
+	frozen   func(account uuid.UUID, owner, campaign string) bool
 }
 
 type prior struct {
@@ -47,35 +47,34 @@ type prior struct {
 
 // LockSpec says what a Plan locks and reads.
 type LockSpec struct {
-	Accounts    []uuid.UUID // accounts to lock, by id
-	AccountKeys []string    // and by the key they were opened under (a party's wallet)
-	EntryKeys   []string    // idempotency keys of the requests to be tried
-	Transfers   int         // at most how many transfers will be tried
-	refs        map[uuid.UUID]*ref
-	refIDs      []uuid.UUID
+	Accounts  []uuid.UUID // accounts to lock
+	EntryKeys []string    // idempotency keys of the requests to be tried
+	Transfers int         // at most how many transfers will be tried
+	refs      map[uuid.UUID]*ref
+	refIDs    []uuid.UUID
 }
 
-const lockAccountsSQL = `SELECT id, idempotency_key, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+const lockAccountsSQL = `SELECT id, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
 	closed_at IS NOT NULL, debits_posted, credits_posted, debits_pending, credits_pending, owner, coalesce(metadata->>'campaign_id', '')
-FROM accounts WHERE id = ANY($1) OR idempotency_key = ANY($2) ORDER BY id FOR NO KEY UPDATE`
+FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 
 // LockAndRead queues spec's locks and reads into b; call Ready once b is
 // read (its results go to the plan through b's callbacks).
-func LockAndRead(b *pgx.Batch, spec LockSpec) *Plan {
-	p := &Plan{byKey: map[string]uuid.UUID{}, existing: map[string]prior{}, tried: map[string]*request{},
+func (l *Ledger) LockAndRead(b *pgx.Batch, spec LockSpec) *Plan {
+	return lockAndRead(b, spec, l.opts.Freezes)
+}
+
+func lockAndRead(b *pgx.Batch, spec LockSpec, freezes Freezes) *Plan {
+	p := &Plan{existing: map[string]prior{}, tried: map[string]*request{},
 		sim: sim{accts: map[uuid.UUID]*acct{}, refs: spec.refs, used: map[uuid.UUID]bool{}}}
 	if p.sim.refs == nil {
 		p.sim.refs = map[uuid.UUID]*ref{}
 	}
-	keys := spec.AccountKeys
-	if keys == nil {
-		keys = []string{}
-	}
-	b.Queue(lockAccountsSQL, raw(spec.Accounts), keys).Query(func(rows pgx.Rows) error {
+	b.Queue(lockAccountsSQL, raw(spec.Accounts)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			a := &acct{}
-			var cur, key string
-			if err := rows.Scan(&a.id, &key, &cur, &a.flags.DebitsMustNotExceedCredits, &a.flags.CreditsMustNotExceedDebits,
+			var cur string
+			if err := rows.Scan(&a.id, &cur, &a.flags.DebitsMustNotExceedCredits, &a.flags.CreditsMustNotExceedDebits,
 				&a.closed, &a.dp, &a.cp, &a.dq, &a.cq, &a.owner, &a.campaign); err != nil {
 				return fmt.Errorf("lock accounts: %w", err)
 			}
@@ -84,29 +83,11 @@ func LockAndRead(b *pgx.Batch, spec LockSpec) *Plan {
 				return err
 			}
 			p.sim.accts[a.id] = a
-			p.byKey[key] = a.id
 		}
 		return rows.Err()
 	})
 	b.Queue(`SELECT clock_timestamp()`).QueryRow(func(row pgx.Row) error { return row.Scan(&p.sim.now) })
-	// Freeze orders in force (a short list: read whole, matched in memory).
-	b.Queue(`SELECT target_type, target_id::text FROM freezes WHERE lifted_at IS NULL`).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var typ, target string
-			if err := rows.Scan(&typ, &target); err != nil {
-				return err
-			}
-			for _, a := range p.sim.accts {
-				switch {
-				case typ == "account" && a.id.String() == target,
-					typ == "party" && a.owner == "party:"+target,
-					typ == "campaign" && a.campaign == target:
-					a.frozen = true
-				}
-			}
-		}
-		return rows.Err()
-	})
+	frozen := freezes.QueueFrozen(b)
 	if len(spec.EntryKeys) > 0 {
 		b.Queue(`SELECT idempotency_key, id, request_hash FROM entries WHERE idempotency_key = ANY($1)`, spec.EntryKeys).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -151,23 +132,21 @@ func LockAndRead(b *pgx.Batch, spec LockSpec) *Plan {
 			return rows.Err()
 		})
 	}
+	p.frozen = frozen
 	return p
 }
 
 // Ready finishes the plan once its batch has been read.
 func (p *Plan) Ready() {
+	for _, a := range p.sim.accts {
+		a.frozen = p.frozen(a.id, a.owner, a.campaign)
+	}
 	sort.Slice(p.seqs, func(i, j int) bool { return p.seqs[i] < p.seqs[j] })
 	p.sim.now = p.sim.now.UTC()
 }
 
 // Now is the database's clock, read after the locks: the entries' time.
 func (p *Plan) Now() time.Time { return p.sim.now }
-
-// Account is the id of a locked account opened under key.
-func (p *Plan) Account(key string) (uuid.UUID, bool) {
-	id, ok := p.byKey[key]
-	return id, ok
-}
 
 var errNoSequence = errors.New("ledger plan: more transfers tried than its LockSpec said")
 

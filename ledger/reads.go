@@ -357,22 +357,26 @@ func (l *Ledger) WithTxRead(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, l.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
-// QueueAccountIDs queues, into b, the look-up of accounts by their
-// idempotency key (a party's wallet is opened under "wallet:<party>:<currency>")
-// and fills into when b is read; keys with no account are left out.
-func QueueAccountIDs(b *pgx.Batch, keys []string, into map[string]uuid.UUID) {
+// AccountIDs returns the ids of the accounts opened under keys (a party's
+// wallet is opened under "wallet:<party>:<currency>"); keys with no account
+// are left out.
+func (l *Ledger) AccountIDs(ctx context.Context, keys []string) (map[string]uuid.UUID, error) {
+	out := map[string]uuid.UUID{}
 	if len(keys) == 0 {
-		return
+		return out, nil
 	}
-	b.Queue(`SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var k string
-			var id uuid.UUID
-			if err := rows.Scan(&k, &id); err != nil {
-				return err
-			}
-			into[k] = id
+	rows, err := l.db.Query(ctx, `SELECT idempotency_key, id FROM accounts WHERE idempotency_key = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("accounts by key: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var id uuid.UUID
+		if err := rows.Scan(&k, &id); err != nil {
+			return nil, err
 		}
-		return rows.Err()
-	})
+		out[k] = id
+	}
+	return out, rows.Err()
 }

@@ -25,5 +25,6 @@ CREATE TABLE idempotency_keys (
     CONSTRAINT idempotency_keys_status_2xx CHECK (status BETWEEN 200 AND 299)
 );
 
--- The retention purge deletes by age.
-CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
+-- The retention purge deletes by age. Keys arrive in time order, so a BRIN
+-- index finds the old ones at a fraction of a B-tree's cost on every insert.
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys USING brin (created_at);

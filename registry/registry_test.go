@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := ledger.New(db.Pool, ledger.Options{})
+	l := ledger.New(db.Pool, ledger.Options{Freezes: ledger.NoFreezes{}})
 	t.Cleanup(l.Close)
 	f := &fixture{t: t, db: db, reg: registry.New(db.Pool, keys), ledger: l,
 		ctx: audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "test")}

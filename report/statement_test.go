@@ -33,7 +33,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	db := pgtest.NewDB(t)
-	l := ledger.New(db.Pool, ledger.Options{})
+	l := ledger.New(db.Pool, ledger.Options{Freezes: ledger.NoFreezes{}})
 	t.Cleanup(l.Close)
 	f := &fixture{ledger: l, rep: report.New(db.Pool, l), db: db,
 		ctx: audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "regulator"}, "t")}

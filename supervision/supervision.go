@@ -249,3 +249,33 @@ func (s *Service) SpotCheck(ctx context.Context, id uuid.UUID, publicOnly bool) 
 	}
 	return sc, err
 }
+
+// QueueFrozen queues, into b, the read of the freeze orders in force (a
+// short list, read whole and matched in memory) for the ledger
+// (ledger.Freezes): an order covers an account, every account of a party,
+// or every account of a campaign.
+func (s *Service) QueueFrozen(b *pgx.Batch) func(account uuid.UUID, owner, campaign string) bool {
+	type order struct{ typ, target string }
+	var orders []order
+	b.Queue(`SELECT target_type, target_id::text FROM freezes WHERE lifted_at IS NULL`).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var o order
+			if err := rows.Scan(&o.typ, &o.target); err != nil {
+				return err
+			}
+			orders = append(orders, o)
+		}
+		return rows.Err()
+	})
+	return func(account uuid.UUID, owner, campaign string) bool {
+		for _, o := range orders {
+			switch {
+			case o.typ == "account" && account.String() == o.target,
+				o.typ == "party" && owner == "party:"+o.target,
+				o.typ == "campaign" && campaign != "" && campaign == o.target:
+				return true
+			}
+		}
+		return false
+	}
+}

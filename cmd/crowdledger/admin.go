@@ -17,6 +17,7 @@ import (
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/migrations"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
@@ -117,7 +118,7 @@ func check(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	lg := ledger.New(pool, ledger.Options{})
+	lg := ledger.New(pool, ledger.Options{Freezes: supervision.New(pool)})
 	defer lg.Close()
 	vs, err := lg.Check(ctx)
 	if err != nil {

@@ -33,17 +33,20 @@ import (
 //	spread  commitments across many campaigns
 //	mixed   80% commitments, 10% cooling-off cancellations, 5% deposits, 5% regulator reads
 //	ledger  raw ledger transfers through the operator API
+//	equity  qualified followers committing shares to ONE equity campaign after its lead
+//	        (at most 150 followers: the issuer's 200-investor cap holds)
 func bench(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	url := fs.String("url", "http://localhost:8080", "the running service")
 	key := fs.String("key", getenv("CROWDLEDGER_KEY"), "an operator key (or CROWDLEDGER_KEY)")
 	regKey := fs.String("regulator-key", getenv("CROWDLEDGER_REGULATOR_KEY"), "a regulator key, for the mixed scenario's reads")
-	scenario := fs.String("scenario", "hot", "hot, spread, mixed or ledger")
+	scenario := fs.String("scenario", "hot", "hot, spread, mixed, ledger or equity")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	duration := fs.Duration("duration", 30*time.Second, "how long to run")
 	investors := fs.Int("investors", 1000, "investors to set up")
 	campaigns := fs.Int("campaigns", 1000, "campaigns for the spread scenario")
 	pgURL := fs.String("pgbench-url", "", "run pgbench (tpcb-like, -s 10) against this database URL in the same sitting")
+	prefill := fs.Int64("prefill", 0, "operations to run before measuring (a campaign that has grown)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,7 +62,14 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	if err := b.setup(*scenario, *investors, *campaigns); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	fmt.Fprintf(out, " ... done\nrunning %s for %s with %d clients\n", *scenario, *duration, *clients)
+	fmt.Fprintf(out, " ... done\n")
+	if *prefill > 0 {
+		fmt.Fprintf(out, "prefilling %d %s operations\n", *prefill, *scenario)
+		b.limit = *prefill
+		b.run(*scenario, *clients, 24*time.Hour).print(out)
+		b.limit = 0
+	}
+	fmt.Fprintf(out, "running %s for %s with %d clients\n", *scenario, *duration, *clients)
 	res := b.run(*scenario, *clients, *duration)
 	res.print(out)
 	if *pgURL != "" {
@@ -82,6 +92,7 @@ type bencher struct {
 	campaigns []string
 	accounts  []string // ledger scenario: source and target accounts
 	nextRef   atomic.Int64
+	limit     int64 // stop after this many operations (0: run for the duration)
 }
 
 type benchInvestor struct {
@@ -125,6 +136,9 @@ func (b *bencher) setup(scenario string, investors, campaigns int) error {
 	if scenario == "mixed" {
 		n = 10
 	}
+	if scenario == "equity" {
+		return b.setupEquity(min(investors, maxEquityFollowers))
+	}
 	var mu sync.Mutex
 	errs := parallel(16, n, func(i int) error {
 		c, err := b.launchBench()
@@ -140,6 +154,66 @@ func (b *bencher) setup(scenario string, investors, campaigns int) error {
 	return parallel(16, investors, func(i int) error {
 		p, err := b.party("investor", fmt.Sprint("压测投资人", i))
 		if err != nil {
+			return err
+		}
+		if err := b.deposit(p, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
+			return err
+		}
+		k, err := b.key("investor", p)
+		b.invs[i] = benchInvestor{id: p, key: k}
+		return err
+	})
+}
+
+// maxEquityFollowers keeps the equity scenario's investors (and its lead)
+// under CN-2015's 200 investors per issuer.
+const maxEquityFollowers = 150
+
+// setupEquity registers and qualifies a lead and followers (CN-2015, as a
+// compliance officer would), opens one equity campaign with that lead, and
+// commits the lead's 10% first, as the lead-first rule requires.
+func (b *bencher) setupEquity(followers int) error {
+	lead, err := b.party("investor", "压测领投人")
+	if err != nil {
+		return err
+	}
+	if _, err := b.qualify(lead, "5000000.00"); err != nil {
+		return err
+	}
+	if err := b.deposit(lead, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
+		return err
+	}
+	leadKey, err := b.key("investor", lead)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	c, err := b.call("POST", "/v1/campaigns", b.issuerKey, obj{"issuer_id": b.issuer, "kind": "equity", "pack": "CN-2015", "currency": "CNY",
+		"title": "压测股权项目", "risk_level": 5, "target": "100000.00", "hard_cap": "999999999.00", "min_ticket": "1.00", "price_per_share": "1.00",
+		"fee_rate": "0.03", "lead_investor_id": lead,
+		"starts_at": now.Add(-time.Second).Format(time.RFC3339Nano), "deadline": now.Add(24 * time.Hour).Format(time.RFC3339Nano)}, 201)
+	if err != nil {
+		return err
+	}
+	id := str(c, "id")
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/submit", b.issuerKey, obj{"disclosures": []obj{{"title": "商业计划书", "kind": "business_plan",
+		"document_hash": strings.Repeat("ab", 32)}}}, 200); err != nil {
+		return err
+	}
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/approve", b.co, nil, 200); err != nil {
+		return err
+	}
+	b.campaigns = []string{id}
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/commitments", leadKey, obj{"shares": 10000}, 201); err != nil {
+		return fmt.Errorf("the lead's commitment: %w", err)
+	}
+	b.invs = make([]benchInvestor, followers)
+	return parallel(16, followers, func(i int) error {
+		p, err := b.party("investor", fmt.Sprint("压测跟投人", i))
+		if err != nil {
+			return err
+		}
+		if _, err := b.qualify(p, "2000000.00"); err != nil {
 			return err
 		}
 		if err := b.deposit(p, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
@@ -342,7 +416,7 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(c), 1))
 			var mine []string // this client's live commitments, to cancel
-			for i := 0; time.Now().Before(stop); i++ {
+			for i := 0; time.Now().Before(stop) && (b.limit == 0 || ops.Load() < b.limit); i++ {
 				t0 := time.Now()
 				err := b.op1(scenario, c, i, rng, &mine)
 				lat := time.Since(t0)
@@ -404,7 +478,11 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 	if scenario == "spread" || scenario == "mixed" {
 		camp = b.campaigns[rng.IntN(len(b.campaigns))]
 	}
-	cm, err := b.call("POST", "/v1/campaigns/"+camp+"/commitments", inv.key, obj{"tier": "unit", "quantity": 1}, 201)
+	body := obj{"tier": "unit", "quantity": 1}
+	if scenario == "equity" {
+		body = obj{"shares": 1}
+	}
+	cm, err := b.call("POST", "/v1/campaigns/"+camp+"/commitments", inv.key, body, 201)
 	if err == nil && scenario == "mixed" {
 		*mine = append(*mine, str(cm, "id")+"|"+inv.key)
 	}

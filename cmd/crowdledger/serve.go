@@ -82,7 +82,8 @@ func serve(ctx context.Context, cfg config) error {
 	promReg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(promReg)
 	api.RegisterPool(promReg, pool)
-	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted})
+	supervisor := supervision.New(pool)
+	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted, Freezes: supervisor})
 	reg := registry.New(pool, keys)
 	keyStore := auth.NewStore(pool)
 	keyStore.CacheTTL = cfg.AuthCacheTTL
@@ -91,7 +92,7 @@ func serve(ctx context.Context, cfg config) error {
 	keysStore := idempotency.New(pool)
 	e, _ := api.New(api.Deps{Idempotency: keysStore,
 		RateLimit: api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
-		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervision.New(pool), Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {
