@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/idempotency"
+	"github.com/crowdledger/crowdledger/internal/batch"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
 )
@@ -39,42 +40,18 @@ type commitJob struct {
 	replayID uuid.UUID // answered by a commitment already stored under its key
 }
 
-type commitBatcher struct {
-	q      chan *commitJob
-	mu     sync.RWMutex
-	closed bool
-	wg     sync.WaitGroup
-	max    int
-}
-
 // StartBatching turns on group commit for commitments, with at most
 // maxBatch commitments in one transaction. Call StopBatching to stop it.
 // Without it every commitment runs as a batch of its own.
 func (s *Service) StartBatching(maxBatch int) {
-	if maxBatch <= 0 {
-		maxBatch = 256
-	}
-	b := &commitBatcher{q: make(chan *commitJob, 4*maxBatch), max: maxBatch}
-	s.batch = b
-	for i := 0; i < batchWriters; i++ {
-		b.wg.Add(1)
-		go s.batchWriter(b)
-	}
+	s.batch = batch.New(maxBatch, batchWriters, s.processBatch)
 }
 
 // StopBatching stops the batch writer after the commitments already queued.
 func (s *Service) StopBatching() {
-	if s.batch == nil {
-		return
+	if s.batch != nil {
+		s.batch.Close()
 	}
-	b := s.batch
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.q)
-	}
-	b.mu.Unlock()
-	b.wg.Wait()
 }
 
 func newJob(ctx context.Context, in CommitRequest) *commitJob {
@@ -83,20 +60,12 @@ func newJob(ctx context.Context, in CommitRequest) *commitJob {
 
 func (s *Service) enqueue(ctx context.Context, in CommitRequest) (Commitment, error) {
 	j := newJob(ctx, in)
-	b := s.batch
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
-		s.processBatch([]*commitJob{j})
-		return j.out, j.err
+	if err := s.batch.Submit(ctx, j); err != nil {
+		if !errors.Is(err, batch.ErrClosed) {
+			return Commitment{}, err
+		}
+		s.processBatch([]*commitJob{j}) // shutting down: alone
 	}
-	select {
-	case b.q <- j:
-	case <-ctx.Done():
-		b.mu.RUnlock()
-		return Commitment{}, ctx.Err()
-	}
-	b.mu.RUnlock()
 	select {
 	case <-j.done:
 		return j.out, j.err
@@ -105,31 +74,10 @@ func (s *Service) enqueue(ctx context.Context, in CommitRequest) (Commitment, er
 	}
 }
 
-func (s *Service) batchWriter(b *commitBatcher) {
-	defer b.wg.Done()
-	batch := make([]*commitJob, 0, b.max)
-	for first := range b.q {
-		batch = append(batch[:0], first)
-	collect:
-		for len(batch) < b.max {
-			select {
-			case j, ok := <-b.q:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, j)
-			default:
-				break collect
-			}
-		}
-		s.processBatch(batch)
-	}
-}
-
-// processBatch commits a batch, retrying serialization failures and
-// deadlocks; a batch that still fails as a whole (a constraint raced by
-// another process, say) is run again one commitment at a time, so one bad
-// commitment cannot fail its neighbours and each gets its own error.
+// processBatch commits a batch; a batch that fails as a whole (a
+// constraint raced by another process, say) is run again one commitment at
+// a time, so one bad commitment cannot fail its neighbours and each gets
+// its own error.
 func (s *Service) processBatch(jobs []*commitJob) {
 	live := make([]*commitJob, 0, len(jobs))
 	for _, j := range jobs {
@@ -145,10 +93,10 @@ func (s *Service) processBatch(jobs []*commitJob) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := pg.Retry(ctx, func() error { return s.commitBatch(ctx, live) })
+	err := s.commitBatch(ctx, live)
 	if err != nil && len(live) > 1 {
 		for _, j := range live {
-			if e := pg.Retry(ctx, func() error { return s.commitBatch(ctx, []*commitJob{j}) }); e != nil {
+			if e := s.commitBatch(ctx, []*commitJob{j}); e != nil {
 				j.out, j.err = Commitment{}, e
 			}
 		}
@@ -170,17 +118,10 @@ func (s *Service) processBatch(jobs []*commitJob) {
 // commits) measured 1444/s against 1950/s for one, as batches halve.
 var batchWriters = 1
 
-// commitBatch runs one batch in its own transaction on one connection:
-// BEGIN rides in the first pipeline (locks and reads) and COMMIT in the
-// second (writes). It sets every job's outcome, resetting them first, as it
-// may be retried.
+// commitBatch runs one batch as one transaction of two round trips
+// (pg.Transact): locks and reads, then writes with COMMIT. It sets every
+// job's outcome, resetting them first, as a retry runs it again.
 func (s *Service) commitBatch(ctx context.Context, jobs []*commitJob) error {
-	for _, j := range jobs {
-		j.out, j.err, j.replayID = Commitment{}, nil, uuid.Nil
-		if j.in.Receipt != nil {
-			j.in.Receipt.Stored = false
-		}
-	}
 	now := s.Now()
 	shapes, err := s.shapes(ctx, jobs)
 	if err != nil {
@@ -190,32 +131,23 @@ func (s *Service) commitBatch(ctx context.Context, jobs []*commitJob) error {
 	if err != nil {
 		return err
 	}
-	conn, err := s.db.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
-	}
-	defer conn.Release()
-	ld, err := s.load(ctx, conn, jobs, shapes, wallets, now)
-	if err != nil {
-		pg.Abandon(ctx, conn)
-		return err
-	}
-	accepted := ld.decideAll(jobs)
-	b := &pgx.Batch{}
-	if err := ld.plan.QueueWrites(b); err != nil {
-		pg.Abandon(ctx, conn)
-		return err
-	}
-	if err := ld.queueWrites(b, accepted); err != nil {
-		pg.Abandon(ctx, conn)
-		return err
-	}
-	b.Queue(`COMMIT`)
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		pg.Abandon(ctx, conn)
-		return err
-	}
-	return nil
+	return pg.Transact(ctx, s.db.Pool, func(ctx context.Context, p *pg.Pipeline) error {
+		for _, j := range jobs {
+			j.out, j.err, j.replayID = Commitment{}, nil, uuid.Nil
+			if j.in.Receipt != nil {
+				j.in.Receipt.Stored = false
+			}
+		}
+		ld, err := s.load(ctx, p, jobs, shapes, wallets, now)
+		if err != nil {
+			return err
+		}
+		accepted := ld.decideAll(jobs)
+		if err := ld.plan.QueueWrites(p.Batch()); err != nil {
+			return err
+		}
+		return ld.queueWrites(p.Batch(), accepted)
+	})
 }
 
 // decideAll runs the rules over the jobs in arrival order and returns those

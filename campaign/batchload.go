@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/compliance"
@@ -144,9 +143,9 @@ func walletKey(party uuid.UUID, cur money.Currency) string {
 	return "wallet:" + party.String() + ":" + cur.Code()
 }
 
-// load begins the batch's transaction on conn and, in the same round trip,
-// takes its locks and reads its facts.
-func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJob, shapes map[uuid.UUID]shape, wallets map[string]uuid.UUID,
+// load takes the batch's locks and reads its facts, in the first round
+// trip of its transaction.
+func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, shapes map[uuid.UUID]shape, wallets map[string]uuid.UUID,
 	now time.Time) (*loaded, error) {
 	ld := &loaded{now: now, ctx: ctx, campaigns: map[uuid.UUID]*campaignFacts{}, existing: map[string]prior{}, exposures: map[expKey]*exposure{},
 		wallets: wallets}
@@ -217,8 +216,7 @@ func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJo
 	}
 	ids := sortedIDs(campSet)
 
-	b := &pgx.Batch{}
-	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b := p.Batch()
 	// 1. Campaigns, locked in id order, with their tiers and syndicates.
 	b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE`, pg.UUIDs(ids)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -330,7 +328,7 @@ func (s *Service) load(ctx context.Context, conn *pgxpool.Conn, jobs []*commitJo
 	}
 	ld.plan = s.ledger.LockAndRead(b, ledger.LockSpec{Accounts: accounts, EntryKeys: entryKeys, Transfers: len(jobs)})
 	answered := idempotency.QueueCheck(b, receipts)
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	if err := p.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("lock and read: %w", err)
 	}
 	if err := s.reg.Open(ld.parties); err != nil {

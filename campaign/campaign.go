@@ -18,6 +18,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/idempotency"
+	"github.com/crowdledger/crowdledger/internal/batch"
 	"github.com/crowdledger/crowdledger/internal/fault"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
@@ -94,7 +95,7 @@ type Service struct {
 	db     pg.Pool
 	ledger *ledger.Ledger
 	reg    *registry.Registry
-	batch  *commitBatcher
+	batch  *batch.Batcher[*commitJob]
 	// shapeCache holds what never changes about a campaign (shape), by id.
 	shapeCache sync.Map
 	// walletCache holds parties' wallet accounts by walletKey.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 // request is one caller's request on its way through a batch.
@@ -33,17 +34,15 @@ type querier interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// apply runs a batch of requests through a Plan. Each request's outcome is
-// set on it (entry or err); the returned error is for the batch as a whole
-// (the database failed), in which case no outcome may be trusted. apply
-// resets outcomes first, so a retry starts clean.
-//
-// With own set, q is a bare connection and apply runs its own transaction:
-// BEGIN rides in the first statement pipeline and COMMIT in the last, so a
-// batch costs two round trips (three when it resolves or reverses
-// transfers, which are read first). On error the caller must ROLLBACK.
-// Without own, q is the caller's transaction (ApplyTx: a savepoint).
-func apply(ctx context.Context, q querier, reqs []*request, own bool, freezes Freezes) error {
+// apply runs a batch of requests through a Plan in the pipelined
+// transaction p: the referred transfers first when there are any (they name
+// accounts to lock), then the locks and reads, the requests tried in order,
+// and their writes queued for p's owner to send (with COMMIT, or as the end
+// of a savepoint). Each request's outcome is set on it (entry or err) once
+// p's last round trip is read; the returned error is for the batch as a
+// whole (the database failed), and then no outcome may be trusted. apply
+// resets outcomes first, since its owner may run it again.
+func apply(ctx context.Context, p *pg.Pipeline, reqs []*request, freezes Freezes) error {
 	spec := LockSpec{refs: map[uuid.UUID]*ref{}}
 	var receipts []idempotency.Request
 	for _, r := range reqs {
@@ -66,8 +65,9 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool, freezes Fr
 	// Transfers referred to by post/void/reverse requests name the accounts
 	// to lock. Transfers are immutable: read without a lock.
 	if len(spec.refIDs) > 0 {
-		if err := loadRefs(ctx, q, spec.refIDs, spec.refs); err != nil {
-			return err
+		queueRefs(p.Batch(), spec.refIDs, spec.refs)
+		if err := p.Flush(ctx); err != nil {
+			return fmt.Errorf("read referred transfers: %w", err)
 		}
 	}
 	idSet := map[uuid.UUID]bool{}
@@ -88,17 +88,12 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool, freezes Fr
 	for id := range idSet {
 		spec.Accounts = append(spec.Accounts, id)
 	}
-
-	b := &pgx.Batch{}
-	if own {
-		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
-	}
-	p := lockAndRead(b, spec, freezes)
-	answered := idempotency.QueueCheck(b, receipts)
-	if err := q.SendBatch(ctx, b).Close(); err != nil {
+	plan := lockAndRead(p.Batch(), spec, freezes)
+	answered := idempotency.QueueCheck(p.Batch(), receipts)
+	if err := p.Flush(ctx); err != nil {
 		return fmt.Errorf("lock and read: %w", err)
 	}
-	p.Ready()
+	plan.Ready()
 	stored := answered()
 	for _, r := range reqs {
 		if r.receipt != nil {
@@ -109,45 +104,34 @@ func apply(ctx context.Context, q querier, reqs []*request, own bool, freezes Fr
 				continue
 			}
 		}
-		p.try(r)
+		plan.try(r)
 	}
-	w := &pgx.Batch{}
-	if err := p.QueueWrites(w); err != nil {
+	if err := plan.QueueWrites(p.Batch()); err != nil {
 		return err
 	}
-	if own {
-		w.Queue(`COMMIT`)
-	}
-	if w.Len() > 0 {
-		if err := q.SendBatch(ctx, w).Close(); err != nil {
-			return fmt.Errorf("write batch: %w", err)
-		}
-	}
-	// Replayed entries are committed rows: read them after our own commit,
-	// not holding the locks.
-	return p.LoadReplays(ctx, q)
+	plan.QueueReplays(p.Batch())
+	return nil
 }
 
-func loadRefs(ctx context.Context, q querier, ids []uuid.UUID, refs map[uuid.UUID]*ref) error {
-	rows, err := q.Query(ctx, `SELECT id, kind, debit_account_id, credit_account_id, currency, amount, code, expires_at
-		FROM transfers WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return fmt.Errorf("load referenced transfers: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		rf := &ref{}
-		var cur, kind string
-		if err := rows.Scan(&rf.id, &kind, &rf.debit, &rf.credit, &cur, &rf.amount, &rf.code, &rf.expiresAt); err != nil {
-			return fmt.Errorf("scan referenced transfer: %w", err)
+// queueRefs queues the read of referred transfers into b.
+func queueRefs(b *pgx.Batch, ids []uuid.UUID, refs map[uuid.UUID]*ref) {
+	b.Queue(`SELECT id, kind, debit_account_id, credit_account_id, currency, amount, code, expires_at
+		FROM transfers WHERE id = ANY($1)`, raw(ids)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			rf := &ref{}
+			var cur, kind string
+			if err := rows.Scan(&rf.id, &kind, &rf.debit, &rf.credit, &cur, &rf.amount, &rf.code, &rf.expiresAt); err != nil {
+				return fmt.Errorf("scan referenced transfer: %w", err)
+			}
+			rf.kind = Kind(kind)
+			var err error
+			if rf.cur, err = money.Lookup(cur); err != nil {
+				return err
+			}
+			refs[rf.id] = rf
 		}
-		rf.kind = Kind(kind)
-		if rf.cur, err = money.Lookup(cur); err != nil {
-			return err
-		}
-		refs[rf.id] = rf
-	}
-	return rows.Err()
+		return rows.Err()
+	})
 }
 
 func newID() uuid.UUID {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/idempotency"
+	"github.com/crowdledger/crowdledger/internal/batch"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -41,12 +42,9 @@ type Ledger struct {
 	db   pg.Pool
 	opts Options
 
-	queue   chan *request
+	writer  *batch.Batcher[*request]
 	sweepMu sync.Mutex
 	sweptTo time.Time // see ExpirePending
-	mu      sync.RWMutex
-	closed  bool
-	writers sync.WaitGroup
 }
 
 // New starts a ledger's writers on pool. Call Close to stop them.
@@ -60,25 +58,14 @@ func New(pool *pgxpool.Pool, opts Options) *Ledger {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	l := &Ledger{db: pg.Units(pool), opts: opts, queue: make(chan *request, opts.MaxBatch*opts.Writers)}
-	for i := 0; i < opts.Writers; i++ {
-		l.writers.Add(1)
-		go l.writer()
-	}
+	l := &Ledger{db: pg.Units(pool), opts: opts}
+	l.writer = batch.New(opts.MaxBatch, opts.Writers, l.process)
 	return l
 }
 
 // Close stops taking requests, lets the writers finish every request already
 // queued, and waits for them. It does not close the pool.
-func (l *Ledger) Close() {
-	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.queue)
-	}
-	l.mu.Unlock()
-	l.writers.Wait()
-}
+func (l *Ledger) Close() { l.writer.Close() }
 
 // Submit applies transfers atomically under an idempotency key: all of them
 // or none. It returns the stored entry; a retry with the same key and the
@@ -107,18 +94,12 @@ func (l *Ledger) SubmitAnswered(ctx context.Context, key string, transfers []Tra
 		return Entry{}, err
 	}
 	r.receipt = rc
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return Entry{}, ErrClosed
+	if err := l.writer.Submit(ctx, r); err != nil {
+		if errors.Is(err, batch.ErrClosed) {
+			return Entry{}, ErrClosed
+		}
+		return Entry{}, err
 	}
-	select {
-	case l.queue <- r:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return Entry{}, ctx.Err()
-	}
-	l.mu.RUnlock()
 	select {
 	case <-r.done:
 		return r.entry, r.err
@@ -139,12 +120,12 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, key string, transfers [
 		return Entry{}, err
 	}
 	r.recording = rec
-	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		if err := apply(ctx, sp, []*request{r}, false, l.opts.Freezes); err != nil {
-			return err
-		}
-		return r.err
+	err = pg.InSavepoint(ctx, tx, func(ctx context.Context, p *pg.Pipeline) error {
+		return apply(ctx, p, []*request{r}, l.opts.Freezes)
 	})
+	if err == nil {
+		err = r.err
+	}
 	if err != nil {
 		return Entry{}, translate(err)
 	}
@@ -160,27 +141,6 @@ func newRequest(ctx context.Context, key string, transfers []TransferRequest) (*
 		return nil, err
 	}
 	return &request{ctx: ctx, key: key, hash: requestHash(ts), ts: ts, done: make(chan struct{})}, nil
-}
-
-func (l *Ledger) writer() {
-	defer l.writers.Done()
-	batch := make([]*request, 0, l.opts.MaxBatch)
-	for first := range l.queue {
-		batch = append(batch[:0], first)
-	collect:
-		for len(batch) < l.opts.MaxBatch {
-			select {
-			case r, ok := <-l.queue:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, r)
-			default:
-				break collect
-			}
-		}
-		l.process(batch)
-	}
 }
 
 // process commits one batch. If the batch as a whole fails (a constraint
@@ -217,52 +177,35 @@ func (l *Ledger) process(batch []*request) {
 	}
 }
 
-// commit runs apply in its own transaction on a dedicated connection,
-// retrying serialization failures and deadlocks (which the fixed lock order
-// should prevent, but a retry is cheap insurance) with a bound. A unique
-// violation on the idempotency key means a concurrent process committed the
-// same key first: one more attempt replays it.
+// commit runs apply in a transaction of its own (pg.Transact: two round
+// trips, retried on serialization failures and deadlocks, which the fixed
+// lock order should prevent). A unique violation on an idempotency key
+// means a concurrent process committed the same key first: one more
+// attempt replays it.
 func (l *Ledger) commit(reqs []*request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var err error
-	uniqueRetried := false
-	for attempt := 1; attempt <= pg.MaxAttempts; attempt++ {
-		err = l.commitOnce(ctx, reqs)
-		if err == nil {
-			if l.opts.OnCommit != nil {
-				e, t := 0, 0
-				for _, r := range reqs {
-					if r.err == nil && !r.entry.Replayed {
-						e++
-						t += len(r.entry.Transfers)
-					}
-				}
-				l.opts.OnCommit(e, t)
-			}
-			return nil
-		}
-		switch {
-		case pg.IsRetryable(err):
-			time.Sleep(time.Duration(attempt) * time.Millisecond)
-		case pg.Code(err) == pg.UniqueViolation && !uniqueRetried:
-			uniqueRetried = true
-		default:
-			return translate(err)
-		}
+	run := func() error {
+		return pg.Transact(ctx, l.db.Pool, func(ctx context.Context, p *pg.Pipeline) error {
+			return apply(ctx, p, reqs, l.opts.Freezes)
+		})
 	}
-	return translate(err)
-}
-
-func (l *Ledger) commitOnce(ctx context.Context, reqs []*request) error {
-	conn, err := l.db.Acquire(ctx)
+	err := run()
+	if pg.Code(err) == pg.UniqueViolation {
+		err = run()
+	}
 	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
+		return translate(err)
 	}
-	defer conn.Release()
-	if err := apply(ctx, conn, reqs, true, l.opts.Freezes); err != nil {
-		pg.Abandon(ctx, conn)
-		return err
+	if l.opts.OnCommit != nil {
+		e, t := 0, 0
+		for _, r := range reqs {
+			if r.err == nil && !r.entry.Replayed {
+				e++
+				t += len(r.entry.Transfers)
+			}
+		}
+		l.opts.OnCommit(e, t)
 	}
 	return nil
 }

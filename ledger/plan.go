@@ -222,26 +222,30 @@ func (p *Plan) QueueWrites(b *pgx.Batch) error {
 	return queueWrites(b, p.accepted, p.rows, p.sim.accts, p.sim.now)
 }
 
-// LoadReplays reads the entries of requests replayed from the database:
-// committed rows, immutable, so it may run after the owner's COMMIT.
-func (p *Plan) LoadReplays(ctx context.Context, q querier) error {
+// QueueReplays queues the read of the entries of requests replayed from
+// the database (committed rows, immutable); their outcomes are complete
+// once the owner's next round trip is read.
+func (p *Plan) QueueReplays(b *pgx.Batch) {
 	if len(p.replays) == 0 {
-		return nil
+		return
 	}
 	ids := make([]uuid.UUID, 0, len(p.replays))
 	for _, r := range p.replays {
 		ids = append(ids, r.entry.ID)
 	}
-	loaded, err := loadEntries(ctx, q, ids)
-	if err != nil {
-		return err
-	}
-	for _, r := range p.replays {
-		if e, ok := loaded[r.entry.ID]; ok {
-			r.entry = e
-			r.entry.Replayed = true
-		}
-	}
+	replays := p.replays
 	p.replays = nil
-	return nil
+	b.Queue(loadEntriesSQL, ids).Query(func(rows pgx.Rows) error {
+		loaded := map[uuid.UUID]Entry{}
+		if err := scanEntries(rows, loaded); err != nil {
+			return err
+		}
+		for _, r := range replays {
+			if e, ok := loaded[r.entry.ID]; ok {
+				r.entry = e
+				r.entry.Replayed = true
+			}
+		}
+		return nil
+	})
 }

@@ -49,32 +49,39 @@ func scanTransfer(row pgx.Row) (Transfer, error) {
 	return t, nil
 }
 
+const loadEntriesSQL = `SELECT e.idempotency_key, e.created_at, t.id, t.seq, t.entry_id, t.entry_index, t.kind,
+		t.debit_account_id, t.credit_account_id, t.currency, t.amount, t.code, t.metadata::text, t.pending_id,
+		t.reverses_id, t.expires_at, t.created_at
+	FROM entries e JOIN transfers t ON t.entry_id = e.id
+	WHERE e.id = ANY($1) ORDER BY t.entry_id, t.entry_index`
+
 func loadEntries(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID]Entry, error) {
-	rows, err := q.Query(ctx, `SELECT e.idempotency_key, e.created_at, t.id, t.seq, t.entry_id, t.entry_index, t.kind,
-			t.debit_account_id, t.credit_account_id, t.currency, t.amount, t.code, t.metadata::text, t.pending_id,
-			t.reverses_id, t.expires_at, t.created_at
-		FROM entries e JOIN transfers t ON t.entry_id = e.id
-		WHERE e.id = ANY($1) ORDER BY t.entry_id, t.entry_index`, ids)
+	rows, err := q.Query(ctx, loadEntriesSQL, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load entries: %w", err)
 	}
 	defer rows.Close()
 	out := map[uuid.UUID]Entry{}
+	if err := scanEntries(rows, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func scanEntries(rows pgx.Rows, out map[uuid.UUID]Entry) error {
 	for rows.Next() {
 		var key string
 		var created time.Time
-		var t Transfer
-		var scanErr error
-		t, scanErr = scanTransfer(prefixRow{rows, []any{&key, &created}})
-		if scanErr != nil {
-			return nil, fmt.Errorf("scan entry: %w", scanErr)
+		t, err := scanTransfer(prefixRow{rows, []any{&key, &created}})
+		if err != nil {
+			return fmt.Errorf("scan entry: %w", err)
 		}
 		e := out[t.EntryID]
 		e.ID, e.IdempotencyKey, e.CreatedAt = t.EntryID, key, created.UTC()
 		e.Transfers = append(e.Transfers, t)
 		out[t.EntryID] = e
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // prefixRow scans leading columns into extra destinations before the transfer's.
