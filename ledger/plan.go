@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -144,9 +143,6 @@ func (p *Plan) Ready() {
 	sort.Slice(p.seqs, func(i, j int) bool { return p.seqs[i] < p.seqs[j] })
 	p.sim.now = p.sim.now.UTC()
 }
-
-// Now is the database's clock, read after the locks: the entries' time.
-func (p *Plan) Now() time.Time { return p.sim.now }
 
 var errNoSequence = errors.New("ledger plan: more transfers tried than its LockSpec said")
 
