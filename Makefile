@@ -67,6 +67,7 @@ fuzz:
 	$(GO) test ./internal/canonjson -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME)
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeTransfer -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME)
+	$(GO) test ./ledger -run '^$$' -fuzz FuzzSimulator -fuzztime $(FUZZTIME)
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeBodies -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz FuzzVerifyExport -fuzztime $(FUZZTIME)
 	$(GO) test ./compliance -run '^$$' -fuzz FuzzNormalizeDocument -fuzztime $(FUZZTIME)
