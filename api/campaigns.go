@@ -143,10 +143,6 @@ func (s *server) ownCampaign(c echo.Context, id uuid.UUID) (campaign.Campaign, e
 }
 
 func (s *server) createCampaign(c echo.Context) error {
-	key, err := idempotencyKey(c)
-	if err != nil {
-		return err
-	}
 	var req createCampaignRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
@@ -166,7 +162,7 @@ func (s *server) createCampaign(c echo.Context) error {
 		return fieldProblem("currency", err)
 	}
 	in := campaign.NewCampaign{IssuerID: issuer, Kind: req.Kind, Funding: req.Funding, Pack: req.Pack, Title: req.Title, RiskLevel: req.RiskLevel,
-		LeadInvestorID: lead, StartsAt: req.StartsAt, Deadline: req.Deadline, IdempotencyKey: key}
+		LeadInvestorID: lead, StartsAt: req.StartsAt, Deadline: req.Deadline}
 	for _, f := range []struct {
 		name, raw string
 		dst       *money.Amount

@@ -68,21 +68,14 @@ func ownParty(c echo.Context, id uuid.UUID) error {
 }
 
 func (s *server) createParty(c echo.Context) error {
-	key, err := idempotencyKey(c)
-	if err != nil {
-		return err
-	}
 	var req createPartyRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	p, created, err := s.Registry.CreateParty(c.Request().Context(), registry.NewParty{Role: req.Role, Entity: compliance.Entity(req.Entity),
-		Jurisdiction: req.Jurisdiction, Name: req.Name, DocType: compliance.DocumentType(req.Document.Type), DocNumber: req.Document.Number, IdempotencyKey: key})
+	p, err := s.Registry.CreateParty(c.Request().Context(), registry.NewParty{Role: req.Role, Entity: compliance.Entity(req.Entity),
+		Jurisdiction: req.Jurisdiction, Name: req.Name, DocType: compliance.DocumentType(req.Document.Type), DocNumber: req.Document.Number})
 	if err != nil {
 		return err
-	}
-	if !created {
-		c.Response().Header().Set("Idempotent-Replayed", "true")
 	}
 	return c.JSON(http.StatusCreated, toParty(p))
 }

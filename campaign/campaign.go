@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,7 +138,6 @@ type NewCampaign struct {
 	StartsAt          time.Time
 	Deadline          time.Time
 	Tiers             []Tier
-	IdempotencyKey    string
 }
 
 // Campaign is a stored campaign.
@@ -309,32 +307,18 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 	if issuer.Role != "issuer" {
 		return Campaign{}, invalid("issuer_id", registry.ErrWrongRole)
 	}
-	req, _ := json.Marshal(in)
-	hash := sha256.Sum256(req)
-	var id uuid.UUID
-	var prev []byte
-	err = s.db.QueryRow(ctx, `SELECT id, request_hash FROM campaigns WHERE idempotency_key = $1`, in.IdempotencyKey).Scan(&id, &prev)
-	if err == nil {
-		if string(prev) != string(hash[:]) {
-			return Campaign{}, ErrIdempotencyConflict
-		}
-		return s.Get(ctx, id)
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return Campaign{}, err
-	}
-	id = uuid.New()
+	id := uuid.New()
 	cur := in.Target.Currency()
 	owner := registry.Owner(in.IssuerID)
 	escrow, _, err := s.ledger.CreateAccount(ctx, ledger.NewAccount{Currency: cur, Code: ledger.CodeCampaignEscrow, Owner: owner,
 		Flags: ledger.Flags{DebitsMustNotExceedCredits: true}, Metadata: json.RawMessage(`{"campaign_id":"` + id.String() + `"}`),
-		IdempotencyKey: "campaign:" + in.IdempotencyKey + ":escrow"})
+		IdempotencyKey: "campaign:" + id.String() + ":escrow"})
 	if err != nil {
 		return Campaign{}, err
 	}
 	payable, _, err := s.ledger.CreateAccount(ctx, ledger.NewAccount{Currency: cur, Code: ledger.CodeIssuerPayable, Owner: owner,
 		Flags: ledger.Flags{DebitsMustNotExceedCredits: true}, Metadata: json.RawMessage(`{"campaign_id":"` + id.String() + `"}`),
-		IdempotencyKey: "campaign:" + in.IdempotencyKey + ":payable"})
+		IdempotencyKey: "campaign:" + id.String() + ":payable"})
 	if err != nil {
 		return Campaign{}, err
 	}
@@ -352,11 +336,11 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO campaigns (id, issuer_id, kind, funding, pack, currency, title, risk_level, target, hard_cap,
 				min_ticket, price_per_share, fee_rate, lead_investor_id, lead_min_share, carry_rate, platform_carry_rate, max_investors,
-				starts_at, deadline, created_by, escrow_account_id, payable_account_id, idempotency_key, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+				starts_at, deadline, created_by, escrow_account_id, payable_account_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 			id, in.IssuerID, in.Kind, in.Funding, pack.ID, cur.Code(), in.Title, in.RiskLevel, in.Target.Decimal(), in.HardCap.Decimal(),
 			in.MinTicket.Decimal(), price, in.FeeRate, lead, in.LeadMinShare, in.CarryRate, in.PlatformCarryRate, maxInvestors,
-			in.StartsAt, in.Deadline, actorName(ctx), escrow.ID, payable.ID, in.IdempotencyKey, hash[:]); err != nil {
+			in.StartsAt, in.Deadline, actorName(ctx), escrow.ID, payable.ID); err != nil {
 			return err
 		}
 		for _, t := range in.Tiers {
@@ -367,9 +351,6 @@ func (s *Service) Create(ctx context.Context, in NewCampaign) (Campaign, error) 
 		}
 		return s.record(ctx, tx, id, "campaign.create", "", Draft, map[string]any{"kind": in.Kind, "target": in.Target.String(), "currency": cur.Code()})
 	})
-	if pg.Constraint(err) == "campaigns_idempotency_key_key" {
-		return s.Create(ctx, in) // a concurrent duplicate won: replay it
-	}
 	if err != nil {
 		return Campaign{}, fmt.Errorf("create campaign: %w", err)
 	}

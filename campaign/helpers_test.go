@@ -104,8 +104,8 @@ func residentID(n int64) string {
 func (w *world) investor(pack string, prof compliance.Profile, deposit money.Amount) uuid.UUID {
 	w.t.Helper()
 	n := w.n.Add(1)
-	p, _, err := w.reg.CreateParty(w.complianceCtx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
-		Name: fmt.Sprint("投资人", n), DocType: compliance.PRCResidentID, DocNumber: residentID(n), IdempotencyKey: uuid.NewString()})
+	p, err := w.reg.CreateParty(w.complianceCtx, registry.NewParty{Role: "investor", Entity: compliance.Individual, Jurisdiction: "CN",
+		Name: fmt.Sprint("投资人", n), DocType: compliance.PRCResidentID, DocNumber: residentID(n)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func (w *world) investor(pack string, prof compliance.Profile, deposit money.Amo
 func (w *world) issuer() uuid.UUID {
 	w.t.Helper()
 	n := w.n.Add(1)
-	p, _, err := w.reg.CreateParty(w.complianceCtx, registry.NewParty{Role: "issuer", Entity: compliance.Institution, Jurisdiction: "CN",
-		Name: fmt.Sprint("青海高原青稞科技有限公司", n), DocType: compliance.OtherDocument, DocNumber: fmt.Sprintf("ISSUER-%06d", n), IdempotencyKey: uuid.NewString()})
+	p, err := w.reg.CreateParty(w.complianceCtx, registry.NewParty{Role: "issuer", Entity: compliance.Institution, Jurisdiction: "CN",
+		Name: fmt.Sprint("青海高原青稞科技有限公司", n), DocType: compliance.OtherDocument, DocNumber: fmt.Sprintf("ISSUER-%06d", n)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -145,9 +145,6 @@ func (w *world) issuer() uuid.UUID {
 // launch creates, submits and approves a campaign, which goes live at once.
 func (w *world) launch(in campaign.NewCampaign) campaign.Campaign {
 	w.t.Helper()
-	if in.IdempotencyKey == "" {
-		in.IdempotencyKey = uuid.NewString()
-	}
 	if in.StartsAt.IsZero() {
 		in.StartsAt = w.svc.Now().Add(-time.Minute)
 	}

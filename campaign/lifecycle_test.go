@@ -151,7 +151,7 @@ func TestBlacklistedIssuerCannotStayLive(t *testing.T) {
 		t.Errorf("backer = %s", bal)
 	}
 	d, err := w.svc.Create(w.issuerCtx, campaign.NewCampaign{IssuerID: iss, Kind: "reward", Pack: "CN-2015", Title: "again", RiskLevel: 1,
-		Target: cny("100.00"), FeeRate: decimal.Zero, StartsAt: w.svc.Now(), Deadline: w.svc.Now().Add(time.Hour), IdempotencyKey: uuid.NewString(),
+		Target: cny("100.00"), FeeRate: decimal.Zero, StartsAt: w.svc.Now(), Deadline: w.svc.Now().Add(time.Hour),
 		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestKeepWhatYouRaise(t *testing.T) {
 		t.Errorf("issuer payable = %s, want 30.00", bal)
 	}
 	if _, err := w.svc.Create(w.issuerCtx, campaign.NewCampaign{IssuerID: c.IssuerID, Kind: "equity", Funding: "keep_what_you_raise", Pack: "CN-2015",
-		Title: "x", Target: cny("1.00"), PricePerShare: cny("1.00"), StartsAt: w.svc.Now(), Deadline: w.svc.Now().Add(time.Hour), IdempotencyKey: uuid.NewString()}); !errors.Is(err, campaign.ErrInvalid) {
+		Title: "x", Target: cny("1.00"), PricePerShare: cny("1.00"), StartsAt: w.svc.Now(), Deadline: w.svc.Now().Add(time.Hour)}); !errors.Is(err, campaign.ErrInvalid) {
 		t.Errorf("equity keep-what-you-raise: %v", err)
 	}
 }

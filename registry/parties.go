@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -63,13 +62,12 @@ func Owner(partyID uuid.UUID) string { return "party:" + partyID.String() }
 
 // NewParty is a request to register a party.
 type NewParty struct {
-	Role           string // investor, issuer
-	Entity         compliance.Entity
-	Jurisdiction   string // ISO 3166-1 alpha-2
-	Name           string
-	DocType        compliance.DocumentType
-	DocNumber      string
-	IdempotencyKey string
+	Role         string // investor, issuer
+	Entity       compliance.Entity
+	Jurisdiction string // ISO 3166-1 alpha-2
+	Name         string
+	DocType      compliance.DocumentType
+	DocNumber    string
 }
 
 // Party is a registered party, its personal data masked; Name and
@@ -135,37 +133,24 @@ func (in *NewParty) validate(now time.Time) error {
 	return nil
 }
 
-// CreateParty registers a party, pending verification. Under a reused key
-// it returns the party first created (created = false).
-func (r *Registry) CreateParty(ctx context.Context, in NewParty) (p Party, created bool, err error) {
+// CreateParty registers a party, pending verification. A retry of the
+// client's request is answered by the idempotency mechanism before this
+// runs; the same document registered twice is ErrDuplicateParty.
+func (r *Registry) CreateParty(ctx context.Context, in NewParty) (p Party, err error) {
 	if err := in.validate(r.Now()); err != nil {
-		return Party{}, false, err
+		return Party{}, err
 	}
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%s", in.Role, in.Entity, in.Jurisdiction, in.Name, in.DocType, in.DocNumber)))
 	id := uuid.New()
 	lookup := r.keys.Lookup(string(in.DocType), in.DocNumber)
 	keyID, nameEnc := r.keys.Seal([]byte(in.Name), "party:"+id.String()+":name")
 	_, docEnc := r.keys.Seal([]byte(in.DocNumber), "party:"+id.String()+":document")
 	masked := compliance.Mask(in.DocType, in.DocNumber)
 	err = pg.InTx(ctx, r.db, func(tx pgx.Tx) error {
-		created = false
-		var prevHash []byte
-		err := tx.QueryRow(ctx, `SELECT id, request_hash FROM parties WHERE idempotency_key = $1`, in.IdempotencyKey).Scan(&id, &prevHash)
-		if err == nil {
-			if string(prevHash) != string(h[:]) {
-				return ErrIdempotencyConflict
-			}
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
 		if _, err := tx.Exec(ctx, `INSERT INTO parties (id, role, entity, jurisdiction, name_enc, doc_type, doc_enc, doc_lookup, doc_masked,
-				pii_key_id, idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			id, in.Role, string(in.Entity), in.Jurisdiction, nameEnc, string(in.DocType), docEnc, lookup, masked, keyID, in.IdempotencyKey, h[:]); err != nil {
+				pii_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			id, in.Role, string(in.Entity), in.Jurisdiction, nameEnc, string(in.DocType), docEnc, lookup, masked, keyID); err != nil {
 			return err
 		}
-		created = true
 		ev, err := audit.New(ctx, "registry.party.create", []string{id.String()}, map[string]any{
 			"role": in.Role, "entity": in.Entity, "jurisdiction": in.Jurisdiction, "document_type": in.DocType, "document": masked,
 		})
@@ -177,14 +162,11 @@ func (r *Registry) CreateParty(ctx context.Context, in NewParty) (p Party, creat
 	switch {
 	case err == nil:
 	case pg.Constraint(err) == "parties_doc_key":
-		return Party{}, false, ErrDuplicateParty
-	case errors.Is(err, ErrIdempotencyConflict):
-		return Party{}, false, err
+		return Party{}, ErrDuplicateParty
 	default:
-		return Party{}, false, fmt.Errorf("create party: %w", err)
+		return Party{}, fmt.Errorf("create party: %w", err)
 	}
-	p, err = r.Party(ctx, id)
-	return p, created, err
+	return r.Party(ctx, id)
 }
 
 const partyColumns = `id, role, entity, jurisdiction, name_enc, doc_type, doc_enc, doc_masked, pii_key_id, status, status_by, status_at,

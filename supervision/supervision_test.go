@@ -42,11 +42,11 @@ func TestFrozenMoneyCannotLeave(t *testing.T) {
 	cctx := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t")
 	mk := func(role string, n int) uuid.UUID {
 		in := registry.NewParty{Role: role, Entity: compliance.Individual, Jurisdiction: "CN", Name: "某", DocType: compliance.OtherDocument,
-			DocNumber: fmt.Sprintf("DOC-%s-%d", role, n), IdempotencyKey: uuid.NewString()}
+			DocNumber: fmt.Sprintf("DOC-%s-%d", role, n)}
 		if role == "issuer" {
 			in.Entity = compliance.Institution
 		}
-		p, _, err := reg.CreateParty(cctx, in)
+		p, err := reg.CreateParty(cctx, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestFrozenMoneyCannotLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := svc.Create(ctx, campaign.NewCampaign{IssuerID: iss, Kind: "reward", Pack: "CN-2015", Title: "t", RiskLevel: 1, Target: cny("10.00"),
-		HardCap: cny("100.00"), FeeRate: decimal.Zero, StartsAt: clock.Add(-time.Minute), Deadline: clock.Add(time.Hour), IdempotencyKey: uuid.NewString(),
+		HardCap: cny("100.00"), FeeRate: decimal.Zero, StartsAt: clock.Add(-time.Minute), Deadline: clock.Add(time.Hour),
 		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
 	if err != nil {
 		t.Fatal(err)
@@ -182,8 +182,8 @@ func TestComplaintsAndAlerts(t *testing.T) {
 	sup := supervision.New(db.Pool)
 	ctx := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t")
 	party := func(role, doc string) uuid.UUID {
-		in := registry.NewParty{Role: role, Entity: compliance.Institution, Jurisdiction: "CN", Name: "某", DocType: compliance.OtherDocument, DocNumber: doc, IdempotencyKey: uuid.NewString()}
-		p, _, err := reg.CreateParty(ctx, in)
+		in := registry.NewParty{Role: role, Entity: compliance.Institution, Jurisdiction: "CN", Name: "某", DocType: compliance.OtherDocument, DocNumber: doc}
+		p, err := reg.CreateParty(ctx, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func TestComplaintsAndAlerts(t *testing.T) {
 	iss, inv := party("issuer", "ISS-1"), party("investor", "INV-1")
 	svc.Deposit(ctx, inv, cny("100.00"), "B")
 	c, _ := svc.Create(ctx, campaign.NewCampaign{IssuerID: iss, Kind: "reward", Pack: "CN-2015", Title: "t", RiskLevel: 1, Target: cny("10.00"), HardCap: cny("100.00"),
-		FeeRate: decimal.Zero, StartsAt: time.Now().Add(-time.Minute), Deadline: time.Now().Add(time.Hour), IdempotencyKey: uuid.NewString(),
+		FeeRate: decimal.Zero, StartsAt: time.Now().Add(-time.Minute), Deadline: time.Now().Add(time.Hour),
 		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
 	svc.Submit(ctx, c.ID, []campaign.Disclosure{{Title: "x", Kind: "k", DocumentHash: fmt.Sprintf("%064d", 0)}})
 	svc.Approve(audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "t"), c.ID)

@@ -18,8 +18,8 @@ var rank = map[string]int{
 	"compliance": 1, "audit": 1, "idempotency": 1, "internal/pgtest": 1,
 	"auth": 2, "ledger": 2,
 	"registry": 3, "supervision": 3, "report": 3,
-	"campaign": 4,
-	"api":      5,
+	"campaign":        4,
+	"api":             5,
 	"cmd/crowdledger": 6,
 }
 
