@@ -5,7 +5,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
@@ -74,7 +73,7 @@ func (ld *loaded) queueWrites(b *pgx.Batch, acc []accepted) error {
 			FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]::numeric[], $6::int8[], $7::text[], $8::int4[], $9::uuid[],
 				$10::uuid[], $11::timestamptz[], $12::bool[], $13::text[], $14::bytea[])
 				AS u(id, camp, inv, role, amount, shares, tier, qty, veh, pend, cool, ack, key, hash)`,
-			pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), cRoles, pg.NumericText(cAmounts), cShares, cTiers, cQty, nullableUUIDs(cVeh),
+			pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), cRoles, pg.NumericText(cAmounts), cShares, cTiers, cQty, pg.NullableUUIDs(cVeh),
 			pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, ld.now)
 	}
 	var (
@@ -169,15 +168,4 @@ func (ld *loaded) queueExposureWrites(b *pgx.Batch) {
 			ON CONFLICT (issuer_id, currency, investor_id) DO UPDATE SET commitments = issuer_investors.commitments + EXCLUDED.commitments`,
 			pg.UUIDs(iiIss), iiCur, pg.UUIDs(iiInv), iiN)
 	}
-}
-
-// nullableUUIDs converts optional ids for pgx's binary uuid codec.
-func nullableUUIDs(ids []*uuid.UUID) []pgtype.UUID {
-	out := make([]pgtype.UUID, len(ids))
-	for i, id := range ids {
-		if id != nil {
-			out[i] = pgtype.UUID{Bytes: *id, Valid: true}
-		}
-	}
-	return out
 }

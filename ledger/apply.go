@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/money"
@@ -149,16 +148,6 @@ func raw(ids []uuid.UUID) [][16]byte {
 	out := make([][16]byte, len(ids))
 	for i, id := range ids {
 		out[i] = id
-	}
-	return out
-}
-
-func rawNullable(ids []*uuid.UUID) []pgtype.UUID {
-	out := make([]pgtype.UUID, len(ids))
-	for i, id := range ids {
-		if id != nil {
-			out[i] = pgtype.UUID{Bytes: *id, Valid: true}
-		}
 	}
 	return out
 }

@@ -75,7 +75,7 @@ func queueWrites(b *pgx.Batch, reqs []*request, out []row, accts map[uuid.UUID]*
 		FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::int4[], $5::text[], $6::uuid[], $7::uuid[], $8::text[],
 			$9::int2[], $10::text[]::numeric[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::timestamptz[])
 			AS u(id, seq, entry_id, idx, kind, debit, credit, cur, scale, amount, code, meta, pending, reverses, expires)`,
-		raw(ids), seqs, raw(entryIDs), idx, kinds, raw(debits), raw(credits), curs, scales, pg.NumericText(amounts), codes, metas, rawNullable(pendings), rawNullable(reverses), expires, now)
+		raw(ids), seqs, raw(entryIDs), idx, kinds, raw(debits), raw(credits), curs, scales, pg.NumericText(amounts), codes, metas, pg.NullableUUIDs(pendings), pg.NullableUUIDs(reverses), expires, now)
 	b.Queue(`INSERT INTO account_entries (account_id, seq, transfer_id, side, created_at,
 			debits_posted, credits_posted, debits_pending, credits_pending)
 		SELECT u.acct, u.seq, u.tid, u.side::"char", $9, u.dp, u.cp, u.dq, u.cq

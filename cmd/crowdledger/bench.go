@@ -187,20 +187,9 @@ func (b *bencher) setupEquity(followers int) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	c, err := b.call("POST", "/v1/campaigns", b.issuerKey, obj{"issuer_id": b.issuer, "kind": "equity", "pack": "CN-2015", "currency": "CNY",
-		"title": "压测股权项目", "risk_level": 5, "target": "100000.00", "hard_cap": "999999999.00", "min_ticket": "1.00", "price_per_share": "1.00",
-		"fee_rate": "0.03", "lead_investor_id": lead,
-		"starts_at": now.Add(-time.Second).Format(time.RFC3339Nano), "deadline": now.Add(24 * time.Hour).Format(time.RFC3339Nano)}, 201)
+	id, err := b.open(obj{"kind": "equity", "title": "压测股权项目", "risk_level": 5, "target": "100000.00", "min_ticket": "1.00",
+		"price_per_share": "1.00", "fee_rate": "0.03", "lead_investor_id": lead})
 	if err != nil {
-		return err
-	}
-	id := str(c, "id")
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/submit", b.issuerKey, obj{"disclosures": []obj{{"title": "商业计划书", "kind": "business_plan",
-		"document_hash": strings.Repeat("ab", 32)}}}, 200); err != nil {
-		return err
-	}
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/approve", b.co, nil, 200); err != nil {
 		return err
 	}
 	b.campaigns = []string{id}
@@ -226,16 +215,22 @@ func (b *bencher) setupEquity(followers int) error {
 }
 
 func (b *bencher) launchBench() (string, error) {
+	return b.open(obj{"kind": "reward", "title": "压测活动", "risk_level": 1, "target": "1000.00", "fee_rate": "0.05",
+		"tiers": []obj{{"id": "unit", "title": "一份", "price": "1.00"}}})
+}
+
+// open creates, submits and approves a CN-2015 CNY campaign of the bench's
+// issuer, open for a day with no practical cap, from spec's own terms.
+func (b *bencher) open(spec obj) (string, error) {
 	now := time.Now().UTC()
-	c, err := b.call("POST", "/v1/campaigns", b.issuerKey, obj{"issuer_id": b.issuer, "kind": "reward", "pack": "CN-2015", "currency": "CNY",
-		"title": "压测活动", "risk_level": 1, "target": "1000.00", "hard_cap": "999999999.00", "fee_rate": "0.05",
-		"starts_at": now.Add(-time.Second).Format(time.RFC3339Nano), "deadline": now.Add(24 * time.Hour).Format(time.RFC3339Nano),
-		"tiers": []obj{{"id": "unit", "title": "一份", "price": "1.00"}}}, 201)
+	spec["issuer_id"], spec["pack"], spec["currency"], spec["hard_cap"] = b.issuer, "CN-2015", "CNY", "999999999.00"
+	spec["starts_at"], spec["deadline"] = now.Add(-time.Second).Format(time.RFC3339Nano), now.Add(24*time.Hour).Format(time.RFC3339Nano)
+	c, err := b.call("POST", "/v1/campaigns", b.issuerKey, spec, 201)
 	if err != nil {
 		return "", err
 	}
 	id := str(c, "id")
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/submit", b.issuerKey, obj{"disclosures": []obj{{"title": "说明", "kind": "product_spec",
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/submit", b.issuerKey, obj{"disclosures": []obj{{"title": "说明", "kind": "business_plan",
 		"document_hash": strings.Repeat("ab", 32)}}}, 200); err != nil {
 		return "", err
 	}

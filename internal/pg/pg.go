@@ -17,6 +17,7 @@ import (
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -184,6 +185,17 @@ func UUIDs[T ~[16]byte](ids []T) [][16]byte {
 	out := make([][16]byte, len(ids))
 	for i, id := range ids {
 		out[i] = id
+	}
+	return out
+}
+
+// NullableUUIDs is UUIDs for optional ids: nil ones become NULL.
+func NullableUUIDs[T ~[16]byte](ids []*T) []pgtype.UUID {
+	out := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		if id != nil {
+			out[i] = pgtype.UUID{Bytes: *id, Valid: true}
+		}
 	}
 	return out
 }
