@@ -1,12 +1,11 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/registry"
@@ -28,10 +27,8 @@ type checkJSON struct {
 	RemainingWindow *money.Amount       `json:"remaining_window,omitempty"`
 }
 
-var errDryRun = errors.New("dry run")
-
-// checkCommitment runs the pre-commitment check without moving money (the
-// transaction is rolled back): what would happen if the investor committed now.
+// checkCommitment runs the pre-commitment check without moving money: the
+// facts and the rules a commitment would meet now (campaign.Check).
 func (s *server) checkCommitment(c echo.Context) error {
 	var req checkRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
@@ -53,18 +50,9 @@ func (s *server) checkCommitment(c echo.Context) error {
 		}
 		return &registry.FieldError{Field: field, Err: err, Kind: registry.ErrInvalid}
 	}
-	var res compliance.Result
-	ctx := c.Request().Context()
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = s.Registry.CheckCommitment(ctx, tx, registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: req.Pack,
-			CampaignRisk: req.CampaignRisk, Amount: amt, Acknowledged: req.Acknowledged})
-		if err != nil {
-			return err
-		}
-		return errDryRun
-	})
-	if err != nil && !errors.Is(err, errDryRun) {
+	res, err := s.Campaigns.Check(c.Request().Context(), campaign.CheckRequest{InvestorID: inv, IssuerID: iss, Pack: req.Pack,
+		CampaignRisk: req.CampaignRisk, Amount: amt, Acknowledged: req.Acknowledged})
+	if err != nil {
 		return err
 	}
 	if res.Refusals == nil {

@@ -267,9 +267,22 @@ func (s *server) qualify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// What is left of the limit, as the commitment rules count it.
+	var remaining *money.Amount
+	if q.WindowLimit != nil {
+		used, err := s.Campaigns.InvestedInWindow(c.Request().Context(), id, pack)
+		if err != nil {
+			return err
+		}
+		left, _ := q.WindowLimit.Sub(used)
+		if left.Sign() < 0 {
+			left = money.Zero(pack.Currency)
+		}
+		remaining = &left
+	}
 	return c.JSON(http.StatusCreated, qualificationJSON{ID: q.ID.String(), PartyID: id.String(), Pack: q.Pack, PackVersion: q.PackVersion,
 		DecidedAt: q.DecidedAt, ExpiresAt: q.ExpiresAt, Qualified: q.Qualified, Category: q.Category, RiskTolerance: riskLabel(q.RiskTolerance),
-		Currency: pack.Currency.Code(), WindowLimit: q.WindowLimit, RemainingWindow: q.Remaining, MinTicket: q.MinTicket, WarnAbove: q.WarnAbove, LeadEligible: q.LeadEligible, Reasons: q.Reasons})
+		Currency: pack.Currency.Code(), WindowLimit: q.WindowLimit, RemainingWindow: remaining, MinTicket: q.MinTicket, WarnAbove: q.WarnAbove, LeadEligible: q.LeadEligible, Reasons: q.Reasons})
 }
 
 func riskLabel(n int) string { return "C" + string(rune('0'+n)) }

@@ -305,21 +305,7 @@ func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, s
 	//    before the ledger's accounts, as here).
 	if len(expParty) > 0 {
 		queueExposures(b, ld, expParty, expSide, expCur, expFrom)
-		b.Queue(`SELECT i.issuer_id, i.currency, i.investor_id, i.commitments FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS u(iss, cur, inv)
-			JOIN issuer_investors i ON i.issuer_id = u.iss AND i.currency = u.cur AND i.investor_id = u.inv`, pg.UUIDs(iiIss), iiCur, pg.UUIDs(iiInv)).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var iss, inv uuid.UUID
-				var cur string
-				var n int
-				if err := rows.Scan(&iss, &cur, &inv, &n); err != nil {
-					return err
-				}
-				if e := ld.exposures[expKey{iss, 'S', cur}]; e != nil {
-					e.counted[inv] = n
-				}
-			}
-			return rows.Err()
-		})
+		queueIssuerInvestors(b, ld, iiIss, iiCur, iiInv)
 	}
 	// 4. The ledger's accounts (escrows, wallets), locked last.
 	accounts := escrows
@@ -381,6 +367,26 @@ func queueExposures(b *pgx.Batch, ld *loaded, party []uuid.UUID, side, cur []str
 			if e := ld.exposures[expKey{p, sd[0], c}]; e != nil {
 				e.total, e.expired, e.investors = total, expired.Add(moved), investors
 				e.touched = !moved.IsZero()
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// queueIssuerInvestors reads how many counted commitments each
+// (issuer, currency, investor) has.
+func queueIssuerInvestors(b *pgx.Batch, ld *loaded, iss []uuid.UUID, cur []string, inv []uuid.UUID) {
+	b.Queue(`SELECT i.issuer_id, i.currency, i.investor_id, i.commitments FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS u(iss, cur, inv)
+		JOIN issuer_investors i ON i.issuer_id = u.iss AND i.currency = u.cur AND i.investor_id = u.inv`, pg.UUIDs(iss), cur, pg.UUIDs(inv)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var is, in uuid.UUID
+			var c string
+			var n int
+			if err := rows.Scan(&is, &c, &in, &n); err != nil {
+				return err
+			}
+			if e := ld.exposures[expKey{is, 'S', c}]; e != nil {
+				e.counted[in] = n
 			}
 		}
 		return rows.Err()

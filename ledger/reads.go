@@ -298,66 +298,6 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// commitmentSumSQL sums, over the accounts owned by $1 with code $2, the
-// live and settled commitments on side $3 made in ($4, $5]: posted ones at
-// their amount, pending ones at their amount until voided (0) or posted
-// (the posted amount), less anything reversed. It walks account_entries by
-// its primary key (account, time), so it needs no index of its own.
-const commitmentSumSQL = `
-SELECT coalesce(sum(
-	CASE WHEN t.kind = 'posted' THEN t.amount
-	     WHEN r.kind IS NULL THEN t.amount
-	     WHEN r.kind = 'post_pending' THEN r.amount
-	     ELSE 0 END
-	- coalesce(rv.amount, 0) - coalesce(rv2.amount, 0)), 0)
-FROM accounts a
-JOIN account_entries ae ON ae.account_id = a.id AND ae.created_at > $4 AND ae.created_at <= $5 AND ae.side = $3::"char"
-JOIN transfers t ON t.id = ae.transfer_id AND t.code = 'commitment' AND t.kind IN ('posted', 'pending')
-LEFT JOIN transfers r ON r.pending_id = t.id
-LEFT JOIN transfers rv ON rv.reverses_id = t.id
-LEFT JOIN transfers rv2 ON rv2.reverses_id = r.id
-WHERE a.owner = $1 AND a.code = $2 AND a.currency = $6`
-
-// CommittedByOwner is what the owner's accounts of the given code committed
-// (debit side) in the window (from, to], in the currency.
-func CommittedByOwner(ctx context.Context, q Querier, owner string, code AccountCode, cur money.Currency, from, to time.Time) (money.Amount, error) {
-	return sumCommitments(ctx, q, owner, code, "D", cur, from, to)
-}
-
-// RaisedByOwner is what the owner's accounts of the given code received as
-// commitments (credit side) in the window (from, to].
-func RaisedByOwner(ctx context.Context, q Querier, owner string, code AccountCode, cur money.Currency, from, to time.Time) (money.Amount, error) {
-	return sumCommitments(ctx, q, owner, code, "C", cur, from, to)
-}
-
-func sumCommitments(ctx context.Context, q Querier, owner string, code AccountCode, side string, cur money.Currency, from, to time.Time) (money.Amount, error) {
-	var d decimal.Decimal
-	if err := q.QueryRow(ctx, commitmentSumSQL, owner, string(code), side, from, to, cur.Code()).Scan(&d); err != nil {
-		return money.Amount{}, fmt.Errorf("sum commitments of %s: %w", owner, err)
-	}
-	return money.FromDecimal(cur, d)
-}
-
-// DistinctInvestors counts the distinct owners of the accounts whose
-// commitments (not voided) reached accounts owned by creditOwner with the
-// given code, excluding excludeOwner. Investors in a syndicate commit from
-// their own wallets, so this counts through syndicates.
-func DistinctInvestors(ctx context.Context, q Querier, creditOwner string, code AccountCode, excludeOwner string) (n int, includesExcluded bool, err error) {
-	err = q.QueryRow(ctx, `
-		SELECT count(DISTINCT da.owner) FILTER (WHERE da.owner <> $3), coalesce(bool_or(da.owner = $3), false)
-		FROM accounts a
-		JOIN account_entries ae ON ae.account_id = a.id AND ae.side = 'C'
-		JOIN transfers t ON t.id = ae.transfer_id AND t.code = 'commitment' AND t.kind IN ('posted', 'pending')
-		JOIN accounts da ON da.id = t.debit_account_id
-		LEFT JOIN transfers r ON r.pending_id = t.id
-		WHERE a.owner = $1 AND a.code = $2 AND (r.kind IS NULL OR r.kind = 'post_pending')`,
-		creditOwner, string(code), excludeOwner).Scan(&n, &includesExcluded)
-	if err != nil {
-		return 0, false, fmt.Errorf("count investors of %s: %w", creditOwner, err)
-	}
-	return n, includesExcluded, nil
-}
-
 // WithTxRead runs fn in a read-only REPEATABLE READ transaction: a
 // consistent snapshot for reports that read many rows.
 func (l *Ledger) WithTxRead(ctx context.Context, fn func(pgx.Tx) error) error {

@@ -15,7 +15,6 @@ import (
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
-	"github.com/crowdledger/crowdledger/ledger"
 )
 
 // Qualification is a stored decision, with what the investor has left to
@@ -25,7 +24,6 @@ type Qualification struct {
 	PartyID   uuid.UUID
 	DecidedBy string
 	compliance.Decision
-	Remaining *money.Amount
 }
 
 // Qualify evaluates a profile under the pack in force now, stores the
@@ -78,17 +76,6 @@ func (r *Registry) Qualify(ctx context.Context, partyID uuid.UUID, packID string
 		if err := audit.Append(ctx, tx, ev); err != nil {
 			return err
 		}
-		if q.WindowLimit != nil {
-			used, err := ledger.CommittedByOwner(ctx, tx, Owner(partyID), ledger.CodeInvestorWallet, pack.Currency, now.AddDate(0, -pack.WindowMonths, 0), now)
-			if err != nil {
-				return err
-			}
-			left, _ := q.WindowLimit.Sub(used)
-			if left.Sign() < 0 {
-				left = money.Zero(pack.Currency)
-			}
-			q.Remaining = &left
-		}
 		return nil
 	})
 	if err != nil {
@@ -123,34 +110,6 @@ func (r *Registry) Qualifications(ctx context.Context, partyID uuid.UUID) ([]Qua
 		s.DecidedAt, s.ExpiresAt = s.DecidedAt.UTC(), s.ExpiresAt.UTC()
 		return s, err
 	})
-}
-
-// latestDecision reads the party's newest decision under pack, decrypted.
-func (r *Registry) latestDecision(ctx context.Context, q ledger.Querier, partyID uuid.UUID, pack string) (*compliance.Decision, error) {
-	var id uuid.UUID
-	var enc []byte
-	var keyID string
-	err := q.QueryRow(ctx, `SELECT id, detail_enc, pii_key_id FROM qualifications WHERE party_id = $1 AND pack = $2
-		ORDER BY decided_at DESC LIMIT 1`, partyID, pack).Scan(&id, &enc, &keyID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("latest qualification: %w", err)
-	}
-	raw, err := r.keys.Open(keyID, enc, "qualification:"+id.String())
-	if err != nil {
-		return nil, err
-	}
-	var detail storedDetail
-	if err := json.Unmarshal(raw, &detail); err != nil {
-		return nil, fmt.Errorf("qualification %s: %w", id, err)
-	}
-	d, err := detail.Decision.decision()
-	if err != nil {
-		return nil, fmt.Errorf("qualification %s: %w", id, err)
-	}
-	return &d, nil
 }
 
 // storedDetail is the encrypted part of a qualification: the profile as

@@ -7,18 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
-	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -26,13 +23,14 @@ import (
 )
 
 type fixture struct {
-	t      *testing.T
-	db     *pgtest.DB
-	reg    *registry.Registry
-	ledger *ledger.Ledger
-	ctx    context.Context
-	bank   uuid.UUID
-	n      int
+	t         *testing.T
+	db        *pgtest.DB
+	reg       *registry.Registry
+	ledger    *ledger.Ledger
+	campaigns *campaign.Service // its Check: the facts and rules a commitment meets
+	ctx       context.Context
+	bank      uuid.UUID
+	n         int
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -44,7 +42,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	l := ledger.New(db.Pool, ledger.Options{Freezes: ledger.NoFreezes{}})
 	t.Cleanup(l.Close)
-	f := &fixture{t: t, db: db, reg: registry.New(db.Pool, keys), ledger: l,
+	reg := registry.New(db.Pool, keys)
+	f := &fixture{t: t, db: db, reg: reg, ledger: l, campaigns: campaign.New(db.Pool, l, reg),
 		ctx: audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance"}, "test")}
 	a, _, err := l.CreateAccount(f.ctx, ledger.NewAccount{Currency: money.MustLookup("USD"), Code: ledger.CodeCustodyBank, IdempotencyKey: "bank"})
 	if err != nil {
@@ -99,17 +98,15 @@ func (f *fixture) account(owner uuid.UUID, code ledger.AccountCode, fund string)
 }
 
 // commit runs the check and, if allowed, the pending commitment, in one transaction.
-func (f *fixture) commit(req registry.CommitmentRequest, wallet, escrow uuid.UUID) (compliance.Result, error) {
-	var res compliance.Result
-	err := pg.InTx(f.ctx, f.db.Pool, func(tx pgx.Tx) error {
-		var err error
-		if res, err = f.reg.CheckCommitment(f.ctx, tx, req); err != nil || !res.Allowed {
-			return err
-		}
-		_, err = f.ledger.ApplyTx(f.ctx, tx, uuid.NewString(), []ledger.TransferRequest{{Kind: ledger.KindPending, DebitAccountID: wallet,
-			CreditAccountID: escrow, Amount: req.Amount, Code: "commitment"}}, ledger.LedgerRecords)
-		return err
-	})
+// commit checks a commitment as a campaign would (campaign.Check) and, if
+// it is allowed, reserves the money as a commitment's pending transfer.
+func (f *fixture) commit(req campaign.CheckRequest, wallet, escrow uuid.UUID) (compliance.Result, error) {
+	res, err := f.campaigns.Check(f.ctx, req)
+	if err != nil || !res.Allowed {
+		return res, err
+	}
+	_, err = f.ledger.Submit(f.ctx, uuid.NewString(), []ledger.TransferRequest{{Kind: ledger.KindPending, DebitAccountID: wallet,
+		CreditAccountID: escrow, Amount: req.Amount, Code: "commitment"}})
 	return res, err
 }
 
@@ -187,90 +184,6 @@ func stringsIndex(b byte) int {
 	return int(b - '0')
 }
 
-// TestRaceOnOneRemainingLimit: six commitments of 500.00 race for a 2,500.00
-// limit; exactly five succeed and the ledger holds exactly 2,500.00 pending.
-func TestRaceOnOneRemainingLimit(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	inv, iss := f.party("investor", true), f.party("issuer", true)
-	if _, err := f.reg.Qualify(f.ctx, inv, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000),
-		NetWorth: decimal.NewFromInt(20000), RiskAnswers: []int{4, 4, 4, 4, 4}}); err != nil {
-		t.Fatal(err)
-	}
-	wallet := f.account(inv, ledger.CodeInvestorWallet, "10000.00")
-	escrow := f.account(iss, ledger.CodeCampaignEscrow, "")
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	allowed, refused := 0, 0
-	for i := 0; i < 6; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := f.commit(registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 5, Amount: usd("500.00")}, wallet, escrow)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				t.Error(err)
-			case res.Allowed:
-				allowed++
-			default:
-				refused++
-				if res.Refusals[0].RuleID != "US-REGCF/window-limit" {
-					t.Errorf("refused for %+v", res.Refusals)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if allowed != 5 || refused != 1 {
-		t.Fatalf("%d allowed, %d refused; want 5 and 1", allowed, refused)
-	}
-	a, _ := f.ledger.Account(f.ctx, wallet)
-	if a.Balances.DebitsPending.String() != "2500.00" {
-		t.Errorf("pending commitments = %s, want 2500.00", a.Balances.DebitsPending)
-	}
-	// At the limit now: one more cent is refused.
-	res, err := f.commit(registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 5, Amount: usd("0.01")}, wallet, escrow)
-	if err != nil || res.Allowed || res.RemainingWindow.String() != "0.00" {
-		t.Errorf("one cent over: %+v, %v", res, err)
-	}
-}
-
-// TestRollingWindowEdges: a commitment counts until exactly 12 months after it was made.
-func TestRollingWindowEdges(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	inv, iss := f.party("investor", true), f.party("issuer", true)
-	wallet := f.account(inv, ledger.CodeInvestorWallet, "5000.00")
-	escrow := f.account(iss, ledger.CodeCampaignEscrow, "")
-	if _, err := f.reg.Qualify(f.ctx, inv, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000),
-		RiskAnswers: []int{4, 4, 4, 4, 4}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.commit(registry.CommitmentRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 5, Amount: usd("2000.00")}, wallet, escrow); err != nil {
-		t.Fatal(err)
-	}
-	var made time.Time
-	f.db.Pool.QueryRow(f.ctx, `SELECT max(created_at) FROM transfers WHERE code = 'commitment'`).Scan(&made)
-	cur := money.MustLookup("USD")
-	for _, tc := range []struct {
-		name string
-		at   time.Time
-		want string
-	}{
-		{"just made", made, "2000.00"},
-		{"a microsecond before 12 months", made.AddDate(1, 0, 0).Add(-time.Microsecond), "2000.00"},
-		{"exactly 12 months", made.AddDate(1, 0, 0), "0.00"},
-		{"before it was made", made.Add(-time.Microsecond), "0.00"},
-	} {
-		got, err := ledger.CommittedByOwner(f.ctx, f.db.Pool, registry.Owner(inv), ledger.CodeInvestorWallet, cur, tc.at.AddDate(-1, 0, 0), tc.at)
-		if err != nil || got.String() != tc.want {
-			t.Errorf("%s: committed %s, %v; want %s", tc.name, got, err, tc.want)
-		}
-	}
-}
-
 // TestBlacklistBlocksAndFlags: a document blacklisted before its owner
 // registers still blocks them; lifting the entry unblocks; blacklisting a
 // party with an open commitment flags it for review.
@@ -293,7 +206,7 @@ func TestBlacklistBlocksAndFlags(t *testing.T) {
 	f.reg.SetVerification(f.ctx, p.ID, registry.StatusVerified, "video-kyc", "")
 	f.reg.Qualify(f.ctx, p.ID, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
 	wallet := f.account(p.ID, ledger.CodeInvestorWallet, "1000.00")
-	req := registry.CommitmentRequest{InvestorID: p.ID, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 3, Amount: usd("100.00")}
+	req := campaign.CheckRequest{InvestorID: p.ID, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 3, Amount: usd("100.00")}
 	res, err := f.commit(req, wallet, escrow)
 	if err != nil || res.Allowed || res.Refusals[0].RuleID != "LIST/investor-blacklisted" {
 		t.Fatalf("blacklisted investor: %+v, %v", res, err)
@@ -327,14 +240,14 @@ func TestBlacklistBlocksAndFlags(t *testing.T) {
 	}
 	f.reg.Qualify(f.ctx, rel, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
 	rw := f.account(rel, ledger.CodeInvestorWallet, "100.00")
-	res, err = f.commit(registry.CommitmentRequest{InvestorID: rel, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw, escrow)
+	res, err = f.commit(campaign.CheckRequest{InvestorID: rel, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw, escrow)
 	if err != nil || res.Allowed || res.Refusals[0].RuleID != "SELF-FINANCING" {
 		t.Fatalf("related party: %+v, %v", res, err)
 	}
 	// An unverified investor, and one with no qualification, are refused with each reason.
 	raw := f.party("investor", false)
 	rw2 := f.account(raw, ledger.CodeInvestorWallet, "100.00")
-	res, err = f.commit(registry.CommitmentRequest{InvestorID: raw, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw2, escrow)
+	res, err = f.commit(campaign.CheckRequest{InvestorID: raw, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw2, escrow)
 	if err != nil || res.Allowed || len(res.Refusals) != 2 {
 		t.Fatalf("unverified, unqualified: %+v, %v", res, err)
 	}

@@ -50,7 +50,13 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 // failures and deadlocks run fn again (at most MaxAttempts times, with
 // backoff), so fn must reset whatever outcome it records; any other error
 // rolls back (or drops the connection when even that fails).
+//
+// Inside a unit of work (WithTx) it runs as a savepoint of the unit instead,
+// as InTx does: the unit's owner commits and retries.
 func Transact(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, p *Pipeline) error) error {
+	if tx, ok := TxFrom(ctx); ok {
+		return InSavepoint(ctx, tx, fn)
+	}
 	return Retry(ctx, func() error {
 		conn, err := pool.Acquire(ctx)
 		if err != nil {
