@@ -124,7 +124,28 @@ func TestRetriedMoneyCommandsApplyOnce(t *testing.T) {
 	cid := c.str("id")
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/submit", key: issuerKey, body: `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`})
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: co})
-	v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: backerKey, body: `{"tier":"box","quantity":3}`})
+	// 50 copies of a commitment at once, through the group-commit batch:
+	// one commitment, one answer, byte for byte.
+	pledge := req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: backerKey, body: `{"tier":"box","quantity":3}`, idem: "pledge-1"}
+	var copies sync.WaitGroup
+	bodies := make([]string, 50)
+	for i := range bodies {
+		copies.Go(func() {
+			rec := v.send(pledge, pledge.idem)
+			bodies[i] = fmt.Sprint(rec.Code, " ", rec.Body.String())
+		})
+	}
+	copies.Wait()
+	for i, b := range bodies {
+		if b != bodies[0] || !strings.HasPrefix(b, "201 ") {
+			t.Errorf("pledge copy %d answered %.200s, copy 0 %.200s", i, b, bodies[0])
+		}
+	}
+	var pledges int
+	v.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM commitments`).Scan(&pledges)
+	if pledges != 1 {
+		t.Errorf("%d commitments from one key sent 50 times, want 1", pledges)
+	}
 	v.advance(31 * 24 * time.Hour)
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op})
 	orders := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: issuerKey})
