@@ -65,8 +65,13 @@ func (s *server) idempotent(mode writeMode, next echo.HandlerFunc) echo.HandlerF
 			return err
 		}
 		req := idempotency.Request{Scope: keyScope(principal(c)), Key: key, Hash: requestHash(c, raw)}
+		var sent *idempotency.Response // the handler's own answer, where it differs from the one kept
 		run := func(ctx context.Context) (idempotency.Response, error) {
-			return s.capture(c, ctx, raw, next)
+			answer, kept, err := s.capture(c, ctx, raw, next)
+			if err == nil && !bytes.Equal(answer.Body, kept.Body) {
+				sent = &answer
+			}
+			return kept, err
 		}
 		var (
 			resp     idempotency.Response
@@ -90,6 +95,9 @@ func (s *server) idempotent(mode writeMode, next echo.HandlerFunc) echo.HandlerF
 		}
 		if s.Metrics != nil && replayed {
 			s.Metrics.idempotentReplays.Inc()
+		}
+		if !replayed && sent != nil {
+			resp = *sent
 		}
 		return writeStored(c, resp, replayed)
 	}
@@ -217,8 +225,10 @@ func readBody(c echo.Context, maxBytes int64) ([]byte, error) {
 }
 
 // capture runs the handler with ctx and the body, recording its response
-// instead of sending it: it is sent only once stored (or refused).
-func (s *server) capture(c echo.Context, ctx context.Context, raw []byte, next echo.HandlerFunc) (idempotency.Response, error) {
+// instead of sending it: it is sent only once stored (or refused). kept is
+// what the store keeps: the answer itself, or what the handler gave
+// keepInstead (an answer that carries a secret is not kept whole).
+func (s *server) capture(c echo.Context, ctx context.Context, raw []byte, next echo.HandlerFunc) (answer, kept idempotency.Response, err error) {
 	r := c.Request().WithContext(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(raw))
 	r.ContentLength = int64(len(raw))
@@ -227,19 +237,32 @@ func (s *server) capture(c echo.Context, ctx context.Context, raw []byte, next e
 	orig := res.Writer
 	rec := &recorder{header: http.Header{}}
 	res.Writer, res.Committed, res.Status, res.Size = rec, false, http.StatusOK, 0
-	err := next(c)
+	c.Set(ctxKeepInstead, nil)
+	err = next(c)
 	res.Writer, res.Committed, res.Status, res.Size = orig, false, http.StatusOK, 0
 	if err != nil {
-		return idempotency.Response{}, err
+		return idempotency.Response{}, idempotency.Response{}, err
 	}
 	for k, vs := range rec.header {
 		if k != echo.HeaderContentType && k != echo.HeaderLocation {
 			res.Header()[k] = vs
 		}
 	}
-	return idempotency.Response{Status: rec.status, ContentType: rec.header.Get(echo.HeaderContentType),
-		Location: rec.header.Get(echo.HeaderLocation), Body: rec.body.Bytes()}, nil
+	answer = idempotency.Response{Status: rec.status, ContentType: rec.header.Get(echo.HeaderContentType),
+		Location: rec.header.Get(echo.HeaderLocation), Body: rec.body.Bytes()}
+	kept = answer
+	if body, ok := c.Get(ctxKeepInstead).([]byte); ok {
+		kept.Body = body
+	}
+	return answer, kept, nil
 }
+
+const ctxKeepInstead = "idempotency_keep_instead"
+
+// keepInstead tells the mechanism to keep body, not the answer the handler
+// sends, for replays: an answer that shows a secret once (a new API key) is
+// not stored with it, so the idempotency store never holds a usable secret.
+func keepInstead(c echo.Context, body []byte) { c.Set(ctxKeepInstead, body) }
 
 // writeStored sends a response the mechanism returned: the handler's own,
 // or a stored one on a replay.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -128,7 +129,9 @@ func (v *env) checkReplay(_ *http.Request, r req, first resp) {
 	v.t.Helper()
 	before := v.fingerprint()
 	again := v.send(r, r.idem)
-	if again.Code != first.Status || again.Body.String() != string(first.Raw) || again.Header().Get("Idempotent-Replayed") != "true" {
+	if operation(r.method, r.path) == "POST /v1/keys" {
+		v.checkSecretWithheld(r, first, again)
+	} else if again.Code != first.Status || again.Body.String() != string(first.Raw) || again.Header().Get("Idempotent-Replayed") != "true" {
 		v.t.Errorf("%s %s: retry answered %d %q (replayed %q), want the first answer %d %q again",
 			r.method, r.path, again.Code, again.Body.String(), again.Header().Get("Idempotent-Replayed"), first.Status, first.Raw)
 	}
@@ -149,6 +152,24 @@ func (v *env) checkReplay(_ *http.Request, r req, first resp) {
 	replayMu.Lock()
 	replayChecked[operation(r.method, r.path)] = true
 	replayMu.Unlock()
+}
+
+// checkSecretWithheld: a new API key is shown once. Its retry answers with
+// the key's id and key_withheld, and the idempotency store never holds the
+// secret (only the key's hash is stored anywhere).
+func (v *env) checkSecretWithheld(r req, first resp, again *httptest.ResponseRecorder) {
+	v.t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(again.Body.Bytes(), &body); err != nil || again.Code != first.Status || again.Header().Get("Idempotent-Replayed") != "true" ||
+		body["key_id"] != first.Body["key_id"] || body["key"] != nil || body["key_withheld"] != true {
+		v.t.Errorf("%s %s: retry answered %d %s, want the key's id with key_withheld and no key", r.method, r.path, again.Code, again.Body.String())
+	}
+	token := first.str("key")
+	var stored int
+	v.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys WHERE strpos(convert_from(body, 'UTF8'), $1) > 0`, token).Scan(&stored)
+	if token == "" || stored != 0 {
+		v.t.Errorf("%s %s: the new key's secret is stored in %d idempotency answers", r.method, r.path, stored)
+	}
 }
 
 func TestOperationNames(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -38,6 +39,13 @@ func (s *server) createKey(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "validation_failed", "subject", err.Error())
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	// A retry gets the key's id, not the secret: only its hash is stored
+	// anywhere. A client that lost the first answer revokes the key.
+	withheld, err := json.Marshal(map[string]any{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "key_withheld": true})
+	if err != nil {
+		return err
+	}
+	keepInstead(c, append(withheld, '\n'))
 	return c.JSON(http.StatusCreated, map[string]string{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "key": token})
 }
 
