@@ -127,20 +127,7 @@ func TestRetriedMoneyCommandsApplyOnce(t *testing.T) {
 	// 50 copies of a commitment at once, through the group-commit batch:
 	// one commitment, one answer, byte for byte.
 	pledge := req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: backerKey, body: `{"tier":"box","quantity":3}`, idem: "pledge-1"}
-	var copies sync.WaitGroup
-	bodies := make([]string, 50)
-	for i := range bodies {
-		copies.Go(func() {
-			rec := v.send(pledge, pledge.idem)
-			bodies[i] = fmt.Sprint(rec.Code, " ", rec.Body.String())
-		})
-	}
-	copies.Wait()
-	for i, b := range bodies {
-		if b != bodies[0] || !strings.HasPrefix(b, "201 ") {
-			t.Errorf("pledge copy %d answered %.200s, copy 0 %.200s", i, b, bodies[0])
-		}
-	}
+	v.allAnswerAlike("pledge", v.sendCopies(pledge, 50), "201 ")
 	var pledges int
 	v.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM commitments`).Scan(&pledges)
 	if pledges != 1 {
@@ -157,18 +144,9 @@ func TestRetriedMoneyCommandsApplyOnce(t *testing.T) {
 	refund := req{method: "POST", path: "/v1/orders/" + oid + "/refund", key: co, body: `{"amount":"20.00","reason":"broken bottle"}`, idem: "refund-1"}
 	first := v.must(200, refund)
 	// 50 copies at once, after the first: all replay the same answer.
-	var wg sync.WaitGroup
-	answers := make([]string, 50)
-	for i := range answers {
-		wg.Go(func() {
-			rec := v.send(refund, refund.idem)
-			answers[i] = fmt.Sprint(rec.Code, rec.Header().Get("Idempotent-Replayed"), rec.Body.String())
-		})
-	}
-	wg.Wait()
-	for i, a := range answers {
-		if want := fmt.Sprint(200, "true", string(first.Raw)); a != want {
-			t.Errorf("copy %d answered %.200s, want %.200s", i, a, want)
+	for i, a := range v.sendCopies(refund, 50) {
+		if want := "200 " + string(first.Raw); a != want {
+			t.Errorf("refund copy %d answered %.200s, want %.200s", i, a, want)
 		}
 	}
 	if got, want := wallet(), addCNY(t, before, "20.00"); got != want {
@@ -182,23 +160,36 @@ func TestRetriedMoneyCommandsApplyOnce(t *testing.T) {
 
 	// 50 copies of a new freeze at once: one freeze order, one answer.
 	freeze := req{method: "POST", path: "/v1/freezes", key: reg, body: fmt.Sprintf(`{"target_type":"campaign","target_id":%q,"reason":"investigation","legal_basis":"《证券法》第170条"}`, cid), idem: "freeze-1"}
-	answers = make([]string, 50)
-	for i := range answers {
-		wg.Go(func() {
-			rec := v.send(freeze, freeze.idem)
-			answers[i] = fmt.Sprint(rec.Code, " ", rec.Body.String())
-		})
-	}
-	wg.Wait()
-	for i, a := range answers {
-		if a != answers[0] || !strings.HasPrefix(a, "201 ") {
-			t.Errorf("freeze copy %d answered %.200s, copy 0 %.200s", i, a, answers[0])
-		}
-	}
+	v.allAnswerAlike("freeze", v.sendCopies(freeze, 50), "201 ")
 	var n int
 	v.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM freezes`).Scan(&n)
 	if n != 1 {
 		t.Errorf("%d freeze orders stored from one key, want 1", n)
+	}
+}
+
+// sendCopies sends n copies of r at once, under r's key, and returns each
+// answer as "status body".
+func (v *env) sendCopies(r req, n int) []string {
+	var wg sync.WaitGroup
+	answers := make([]string, n)
+	for i := range answers {
+		wg.Go(func() {
+			rec := v.send(r, r.idem)
+			answers[i] = fmt.Sprint(rec.Code, " ", rec.Body.String())
+		})
+	}
+	wg.Wait()
+	return answers
+}
+
+// allAnswerAlike: every copy got the first copy's answer, a success.
+func (v *env) allAnswerAlike(what string, answers []string, prefix string) {
+	v.t.Helper()
+	for i, a := range answers {
+		if a != answers[0] || !strings.HasPrefix(a, prefix) {
+			v.t.Errorf("%s copy %d answered %.200s, copy 0 %.200s", what, i, a, answers[0])
+		}
 	}
 }
 

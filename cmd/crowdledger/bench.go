@@ -173,45 +173,42 @@ const maxEquityFollowers = 150
 // compliance officer would), opens one equity campaign with that lead, and
 // commits the lead's 10% first, as the lead-first rule requires.
 func (b *bencher) setupEquity(followers int) error {
-	lead, err := b.party("investor", "压测领投人")
-	if err != nil {
-		return err
-	}
-	if _, err := b.qualify(lead, "5000000.00"); err != nil {
-		return err
-	}
-	if err := b.deposit(lead, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
-		return err
-	}
-	leadKey, err := b.key("investor", lead)
+	lead, err := b.qualifiedInvestor("压测领投人", "5000000.00")
 	if err != nil {
 		return err
 	}
 	id, err := b.open(obj{"kind": "equity", "title": "压测股权项目", "risk_level": 5, "target": "100000.00", "min_ticket": "1.00",
-		"price_per_share": "1.00", "fee_rate": "0.03", "lead_investor_id": lead})
+		"price_per_share": "1.00", "fee_rate": "0.03", "lead_investor_id": lead.id})
 	if err != nil {
 		return err
 	}
 	b.campaigns = []string{id}
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/commitments", leadKey, obj{"shares": 10000}, 201); err != nil {
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/commitments", lead.key, obj{"shares": 10000}, 201); err != nil {
 		return fmt.Errorf("the lead's commitment: %w", err)
 	}
 	b.invs = make([]benchInvestor, followers)
 	return parallel(16, followers, func(i int) error {
-		p, err := b.party("investor", fmt.Sprint("压测跟投人", i))
-		if err != nil {
-			return err
-		}
-		if _, err := b.qualify(p, "2000000.00"); err != nil {
-			return err
-		}
-		if err := b.deposit(p, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
-			return err
-		}
-		k, err := b.key("investor", p)
-		b.invs[i] = benchInvestor{id: p, key: k}
+		var err error
+		b.invs[i], err = b.qualifiedInvestor(fmt.Sprint("压测跟投人", i), "2000000.00")
 		return err
 	})
+}
+
+// qualifiedInvestor registers an investor, qualifies it under CN-2015 (as
+// a compliance officer would), funds its wallet and gives it a key.
+func (b *bencher) qualifiedInvestor(name, assets string) (benchInvestor, error) {
+	p, err := b.party("investor", name)
+	if err != nil {
+		return benchInvestor{}, err
+	}
+	if _, err := b.qualify(p, assets); err != nil {
+		return benchInvestor{}, err
+	}
+	if err := b.deposit(p, "1000000.00", "BENCH-"+uuid.NewString()[:12]); err != nil {
+		return benchInvestor{}, err
+	}
+	k, err := b.key("investor", p)
+	return benchInvestor{id: p, key: k}, err
 }
 
 func (b *bencher) launchBench() (string, error) {
