@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +82,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong method", req{method: "DELETE", path: "/v1/transfers/" + depID, key: op}, 405, "method_not_allowed", ""},
 		// 409: conflicts with the ledger's state
 		{"key reused", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"2.00"`, "CNY"), idem: "taken"}, 409, "idempotency_conflict", "Idempotency-Key"},
+		{"api key expiring in the past", req{method: "POST", path: "/v1/keys", key: op, body: `{"role":"compliance","name":"late","expires_at":"2020-01-01T00:00:00Z"}`}, 422, "validation_failed", "expires_at"},
 		{"closed account", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x"}`, bank, closed)}, 409, "account_closed", "credit_account_id"},
 		{"reverse twice", req{method: "POST", path: "/v1/transfers/" + depID + "/post", key: op}, 422, "not_pending", "pending_id"},
 		// 413, 415
@@ -231,6 +234,14 @@ func TestServiceEndpoints(t *testing.T) {
 	bank := v.createAccount("EUR", "custody_bank", false)
 	w := v.createAccount("EUR", "investor_wallet", true)
 	v.transfer(fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"5.00","currency":"EUR","code":"deposit"}`, bank, w))
+	// Every answer, public or not, is neither sniffed nor cached.
+	for _, r := range []req{{method: "GET", path: "/healthz"}, {method: "GET", path: "/v1/accounts/" + w, key: v.key[auth.Operator]},
+		{method: "GET", path: "/v1/accounts/" + w}} {
+		got := v.do(r)
+		if got.Header.Get("X-Content-Type-Options") != "nosniff" || got.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s %s (%d): headers %v", r.method, r.path, got.Status, got.Header)
+		}
+	}
 	m := v.do(req{method: "GET", path: "/metrics"})
 	for _, want := range []string{
 		// The transfer and its replay (every test's successful POST is retried once).
@@ -316,5 +327,19 @@ func TestTrailingZerosCountOnEveryMoneyRoute(t *testing.T) {
 	}
 	if after := v.balances(bank) + " " + v.balances(w); after != before {
 		t.Errorf("balances moved: %s -> %s", before, after)
+	}
+}
+
+// TestReadyzTellsNoCause: /readyz answers anyone, so a failing check's
+// cause (a database error can name hosts, users, settings) goes to the log
+// only.
+func TestReadyzTellsNoCause(t *testing.T) {
+	e, _ := api.New(api.Deps{Ready: func(context.Context) error {
+		return errors.New(`failed to connect to host=db.internal user=crowdledger password=hunter2`)
+	}})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 || strings.Contains(rec.Body.String(), "hunter2") || strings.Contains(rec.Body.String(), "db.internal") {
+		t.Errorf("/readyz: %d %s", rec.Code, rec.Body.String())
 	}
 }

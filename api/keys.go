@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -34,9 +35,15 @@ func (s *server) createKey(c echo.Context) error {
 			return problem(http.StatusUnprocessableEntity, "party_not_found", "subject", "subject must be a registered party's id")
 		}
 	}
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(time.Now()) {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "expires_at", "expires_at must be in the future")
+	}
 	p, token, err := s.KeyStore.Create(c.Request().Context(), role, req.Subject, req.Name, req.ExpiresAt)
+	if errors.Is(err, auth.ErrSubjectRequired) {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "subject", "issuer and investor keys need a subject")
+	}
 	if err != nil {
-		return problem(http.StatusUnprocessableEntity, "validation_failed", "subject", err.Error())
+		return err // the database's own words stay in the log
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	// A retry gets the key's id, not the secret: only its hash is stored

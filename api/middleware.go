@@ -134,3 +134,15 @@ func idempotencyKey(c echo.Context) (string, error) {
 	}
 	return k, nil
 }
+
+// secureHeaders marks every answer as not to be sniffed into another
+// content type nor kept by caches: answers carry balances, identities and
+// keys, and a shared cache or a browser's would keep them.
+func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}

@@ -106,6 +106,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 		RequestIDHandler: func(c echo.Context, id string) { c.Set(ctxRequestID, id) },
 	}))
 	e.Use(s.accessLog)
+	e.Use(secureHeaders)
 	e.Use(s.Metrics.middleware)
 	e.Use(s.recoverPanic)
 
@@ -212,8 +213,10 @@ func (s *server) ready(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
+			// The cause goes to the log only: /readyz answers anyone, and a
+			// database error can name hosts, users and settings.
 			logger(c, s.log).Warn("not ready", zap.Error(err))
-			return problem(http.StatusServiceUnavailable, "not_ready", "", "not ready: "+err.Error())
+			return problem(http.StatusServiceUnavailable, "not_ready", "", "not ready")
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

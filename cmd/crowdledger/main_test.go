@@ -237,3 +237,22 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("check after the demo: %v\n%s", err, out.String())
 	}
 }
+
+// TestDockerContextLeavesSecretsOut: `make run` writes development keys to
+// .secrets/ and a private database to .pgdata/; neither may be sent to a
+// docker build as context.
+func TestDockerContextLeavesSecretsOut(t *testing.T) {
+	raw, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		ignored[strings.TrimSuffix(strings.TrimSpace(line), "/")] = true
+	}
+	for _, want := range []string{".secrets", ".pgdata", ".git"} {
+		if !ignored[want] {
+			t.Errorf(".dockerignore does not leave out %s", want)
+		}
+	}
+}
