@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -110,7 +111,21 @@ func (s *server) publicSpotCheck(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, sc)
+	return c.JSON(http.StatusOK, publicSpotCheckJSON{ID: sc.ID.String(), Seed: sc.Seed, Filter: sc.Filter, Campaigns: sc.Campaigns,
+		PoolSize: sc.PoolSize, DrawnAt: sc.DrawnAt, Results: sc.Results})
+}
+
+// publicSpotCheckJSON is what 一公开 publishes of a draw: which campaigns
+// were drawn from how many, how (seed and filter, so anyone can redraw),
+// when, and the result. Not the inspectors' names nor the regulator's key.
+type publicSpotCheckJSON struct {
+	ID        string             `json:"id"`
+	Seed      int64              `json:"seed"`
+	Filter    supervision.Filter `json:"filter"`
+	Campaigns []uuid.UUID        `json:"campaigns"`
+	PoolSize  int                `json:"pool_size"`
+	DrawnAt   time.Time          `json:"drawn_at"`
+	Results   *string            `json:"results,omitempty"`
 }
 
 type complaintRequest struct {

@@ -119,7 +119,7 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 			}
 		default:
 			bw.WriteString("\ufeff")
-			cw := csv.NewWriter(bw)
+			cw := safeCSV{csv.NewWriter(bw)}
 			cw.UseCRLF = true
 			cw.Write([]string{"flow", "at", "reference", "party_or_account", "code_or_state", "debit_credit", "amount", "currency"})
 			writeIn = func() error {

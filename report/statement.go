@@ -79,7 +79,7 @@ func (r *Reporter) Statement(ctx context.Context, w io.Writer, account uuid.UUID
 	case JSON:
 		sink = &jsonSink{w: bw, enc: json.NewEncoder(bw)}
 	case CSV:
-		sink = &csvSink{w: csv.NewWriter(bw), raw: bw}
+		sink = &csvSink{w: safeCSV{csv.NewWriter(bw)}, raw: bw}
 	case Camt053:
 		sink = &camtSink{w: bw}
 	}
@@ -200,7 +200,7 @@ func (s *jsonSink) end(closing money.Amount) error {
 // so spreadsheet software opens Chinese text correctly, ISO 8601 times, and
 // an explicit debit/credit column.
 type csvSink struct {
-	w   *csv.Writer
+	w   safeCSV
 	raw *bufio.Writer
 	cur string
 }

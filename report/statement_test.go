@@ -156,3 +156,32 @@ func TestStatementFormats(t *testing.T) {
 		t.Error("unknown format accepted")
 	}
 }
+
+// TestStatementCSVNeutralisesFormulas: text a client put in a transfer's
+// metadata reaches the statement's cells; a spreadsheet must not run it.
+func TestStatementCSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	start := time.Now().Add(-time.Second)
+	f.post(t, ledger.KindPosted, f.bank, f.w1, "10.00", "deposit", `{"campaign_id":"=HYPERLINK(\"http://evil\",\"x\")","commitment_id":"@SUM(A1)"}`)
+	var cs bytes.Buffer
+	if err := f.rep.Statement(f.ctx, &cs, f.w1, start, time.Now().Add(time.Second), report.CSV); err != nil {
+		t.Fatal(err)
+	}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(cs.Bytes(), []byte("\ufeff"))))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		for _, cell := range rec {
+			if cell != "" && strings.ContainsRune("=+@", rune(cell[0])) {
+				t.Errorf("cell %q would run as a formula", cell)
+			}
+		}
+	}
+	if !bytes.Contains(cs.Bytes(), []byte(`'=HYPERLINK`)) || !bytes.Contains(cs.Bytes(), []byte(`'@SUM(A1)`)) {
+		t.Errorf("the metadata's text is not in the statement, neutralised: %s", cs.Bytes())
+	}
+}
