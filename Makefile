@@ -38,6 +38,7 @@ run: build
 lint:
 	@out=$$(gofmt -l .); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 test: lint tools
 	@set -e; url=$$(scripts/db.sh postgres); \
