@@ -24,12 +24,11 @@ const (
 	// and stores the response (idempotency.Store.Do). Every route but the
 	// few below.
 	inUnit writeMode = iota
-	// viaWriter: the handler hands its command to a group-commit writer
-	// whose effect carries the key itself (a journal entry's or a
-	// commitment's idempotency key); the response is stored after
-	// (idempotency.Store.Lookup and Save). Holding a transaction open per
-	// request while it waits in the writer's queue would cost a connection
-	// each, on the hottest routes.
+	// viaWriter: the handler hands its command to a group-commit writer,
+	// which checks the key and stores the answer with the effect in its own
+	// batch transaction (idempotency.Receipt, see throughWriter). Holding a
+	// transaction open per request while it waits in the writer's queue
+	// would cost a connection each, on the hottest routes.
 	viaWriter
 )
 
@@ -169,10 +168,7 @@ func answerFrom[T any](c echo.Context, rc *idempotency.Receipt[T], result T, rep
 			return err
 		}
 	}
-	if replayed {
-		c.Response().Header().Set("Idempotent-Replayed", "true")
-	}
-	return c.Blob(resp.Status, resp.ContentType, resp.Body)
+	return c.Blob(resp.Status, resp.ContentType, resp.Body) // the mechanism marks a replay
 }
 
 // renderJSON is the answer encoding every writer route uses, byte for byte

@@ -173,7 +173,7 @@ func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, s
 			return
 		}
 		seenExp[k] = true
-		ld.exposures[k] = &exposure{party: party, side: side, currency: cur, from: from, counted: map[uuid.UUID]int{}, addedBy: map[uuid.UUID]int{}}
+		ld.exposures[k] = newExposure(party, side, cur, from)
 		expParty, expSide, expCur, expFrom = append(expParty, party), append(expSide, string(side)), append(expCur, cur.Code()), append(expFrom, from)
 	}
 	for _, j := range jobs {

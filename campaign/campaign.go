@@ -287,7 +287,7 @@ func (s *Service) platformAccount(ctx context.Context, code ledger.AccountCode, 
 // Wallet returns (creating once) a party's wallet in a currency.
 func (s *Service) Wallet(ctx context.Context, party uuid.UUID, cur money.Currency) (uuid.UUID, error) {
 	a, _, err := s.ledger.CreateAccount(ctx, ledger.NewAccount{Currency: cur, Code: ledger.CodeInvestorWallet, Owner: registry.Owner(party),
-		Flags: ledger.Flags{DebitsMustNotExceedCredits: true}, IdempotencyKey: "wallet:" + party.String() + ":" + cur.Code()})
+		Flags: ledger.Flags{DebitsMustNotExceedCredits: true}, IdempotencyKey: walletKey(party, cur)})
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("wallet: %w", err)
 	}

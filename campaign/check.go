@@ -46,7 +46,7 @@ func (s *Service) Check(ctx context.Context, in CheckRequest) (compliance.Result
 		ld := &loaded{exposures: map[expKey]*exposure{}}
 		from := now.AddDate(0, -pack.WindowMonths, 0)
 		for _, k := range []expKey{{in.InvestorID, 'I', cur.Code()}, {in.IssuerID, 'S', cur.Code()}} {
-			ld.exposures[k] = &exposure{party: k.party, side: k.side, currency: cur, from: from, counted: map[uuid.UUID]int{}, addedBy: map[uuid.UUID]int{}}
+			ld.exposures[k] = newExposure(k.party, k.side, cur, from)
 		}
 		queueExposures(p.Batch(), ld, []uuid.UUID{in.InvestorID, in.IssuerID}, []string{"I", "S"}, []string{cur.Code(), cur.Code()}, []time.Time{from, from})
 		queueIssuerInvestors(p.Batch(), ld, []uuid.UUID{in.IssuerID}, []string{cur.Code()}, []uuid.UUID{in.InvestorID})
@@ -56,28 +56,20 @@ func (s *Service) Check(ctx context.Context, in CheckRequest) (compliance.Result
 		if err := s.reg.Open(facts); err != nil {
 			return err
 		}
-		investor, ok := facts.Parties[in.InvestorID]
-		if !ok {
+		f := commitFacts{related: facts.Related[[2]uuid.UUID{in.IssuerID, in.InvestorID}],
+			decision: facts.Decisions[registry.DecisionKey{Party: in.InvestorID, Pack: pack.ID}],
+			invested: ld.exposures[expKey{in.InvestorID, 'I', cur.Code()}], raised: ld.exposures[expKey{in.IssuerID, 'S', cur.Code()}]}
+		var ok bool
+		if f.investor, ok = facts.Parties[in.InvestorID]; !ok {
 			return invalid("investor_id", registry.ErrPartyNotFound)
 		}
-		issuer, ok := facts.Parties[in.IssuerID]
-		if !ok {
+		if f.issuer, ok = facts.Parties[in.IssuerID]; !ok {
 			return invalid("issuer_id", registry.ErrPartyNotFound)
 		}
-		if issuer.Role != "issuer" {
+		if f.issuer.Role != "issuer" {
 			return invalid("issuer_id", registry.ErrWrongRole)
 		}
-		invested, raised := ld.exposures[expKey{in.InvestorID, 'I', cur.Code()}], ld.exposures[expKey{in.IssuerID, 'S', cur.Code()}]
-		f := compliance.Facts{At: now, Pack: pack, Amount: in.Amount, Acknowledged: in.Acknowledged, CampaignRisk: in.CampaignRisk,
-			InvestorVerified: investor.Verified, InvestorBlacklisted: investor.Blacklisted, IssuerVerified: issuer.Verified,
-			IssuerBlacklisted: issuer.Blacklisted, InvestorIsIssuer: in.InvestorID == in.IssuerID,
-			InvestorRelated: facts.Related[[2]uuid.UUID{in.IssuerID, in.InvestorID}], Qualification: facts.Decisions[registry.DecisionKey{Party: in.InvestorID, Pack: pack.ID}],
-			InvestedInWindow: invested.inWindow(), IssuerRaisedInWindow: raised.inWindow(), IssuerInvestors: raised.investors,
-			InvestorAlreadyCounted: raised.counted[in.InvestorID] > 0}
-		if f.InvestorAlreadyCounted {
-			f.IssuerInvestors--
-		}
-		res = compliance.CheckCommitment(f)
+		res = compliance.CheckCommitment(f.compliance(now, pack, in.Amount, in.Acknowledged, in.CampaignRisk, in.InvestorID, in.IssuerID))
 		return errDryRun
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
@@ -93,7 +85,7 @@ func (s *Service) InvestedInWindow(ctx context.Context, investor uuid.UUID, pack
 	cur := pack.Currency
 	from := s.Now().AddDate(0, -pack.WindowMonths, 0)
 	k := expKey{investor, 'I', cur.Code()}
-	ld := &loaded{exposures: map[expKey]*exposure{k: {party: investor, side: 'I', currency: cur, from: from, counted: map[uuid.UUID]int{}, addedBy: map[uuid.UUID]int{}}}}
+	ld := &loaded{exposures: map[expKey]*exposure{k: newExposure(investor, 'I', cur, from)}}
 	err := pg.Transact(ctx, s.db.Pool, func(ctx context.Context, p *pg.Pipeline) error {
 		queueExposures(p.Batch(), ld, []uuid.UUID{investor}, []string{"I"}, []string{cur.Code()}, []time.Time{from})
 		if err := p.Flush(ctx); err != nil {

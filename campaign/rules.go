@@ -161,23 +161,8 @@ func decide(now time.Time, cf *campaignFacts, f commitFacts, in CommitRequest) (
 			}
 		}
 	}
-	facts := compliance.Facts{At: now, Pack: cf.pack, Amount: amt, Acknowledged: in.Acknowledged, CampaignRisk: c.RiskLevel,
-		InvestorVerified: f.investor.Verified, InvestorBlacklisted: f.investor.Blacklisted,
-		IssuerVerified: f.issuer.Verified, IssuerBlacklisted: f.issuer.Blacklisted,
-		InvestorIsIssuer: in.InvestorID == c.IssuerID, InvestorRelated: f.related, Qualification: f.decision,
-		Reward: c.Kind != "equity", AsLead: cm.Role == "lead",
-		InvestedInWindow: money.Zero(cur), IssuerRaisedInWindow: money.Zero(cur)}
-	if f.invested != nil {
-		facts.InvestedInWindow = f.invested.inWindow()
-	}
-	if f.raised != nil {
-		facts.IssuerRaisedInWindow = f.raised.inWindow()
-		facts.IssuerInvestors = f.raised.investors
-		facts.InvestorAlreadyCounted = f.raised.counted[in.InvestorID] > 0
-		if facts.InvestorAlreadyCounted {
-			facts.IssuerInvestors-- // counted without this investor, as the rule wants
-		}
-	}
+	facts := f.compliance(now, cf.pack, amt, in.Acknowledged, c.RiskLevel, in.InvestorID, c.IssuerID)
+	facts.Reward, facts.AsLead = c.Kind != "equity", cm.Role == "lead"
 	if err := compliance.CheckCommitment(facts).Err(); err != nil {
 		return Commitment{}, err
 	}
@@ -189,6 +174,37 @@ func decide(now time.Time, cf *campaignFacts, f commitFacts, in CommitRequest) (
 	}
 	cm.CoolingOffUntil = cf.pack.CoolingOff.Until(now, c.Deadline)
 	return cm, nil
+}
+
+// compliance is what compliance.CheckCommitment needs of a commitment of
+// amount by investor to issuer at now: the one place the facts gathered
+// for a batch (or for a dry run) become the rules' input. The caller says
+// whether it is a reward pledge or the lead's commitment.
+func (f commitFacts) compliance(now time.Time, pack compliance.RulePack, amount money.Amount, acknowledged bool, risk int,
+	investor, issuer uuid.UUID) compliance.Facts {
+	cur := amount.Currency()
+	facts := compliance.Facts{At: now, Pack: pack, Amount: amount, Acknowledged: acknowledged, CampaignRisk: risk,
+		InvestorVerified: f.investor.Verified, InvestorBlacklisted: f.investor.Blacklisted,
+		IssuerVerified: f.issuer.Verified, IssuerBlacklisted: f.issuer.Blacklisted,
+		InvestorIsIssuer: investor == issuer, InvestorRelated: f.related, Qualification: f.decision,
+		InvestedInWindow: money.Zero(cur), IssuerRaisedInWindow: money.Zero(cur)}
+	if f.invested != nil {
+		facts.InvestedInWindow = f.invested.inWindow()
+	}
+	if f.raised != nil {
+		facts.IssuerRaisedInWindow = f.raised.inWindow()
+		facts.IssuerInvestors = f.raised.investors
+		facts.InvestorAlreadyCounted = f.raised.counted[investor] > 0
+		if facts.InvestorAlreadyCounted {
+			facts.IssuerInvestors-- // counted without this investor, as the rule wants
+		}
+	}
+	return facts
+}
+
+// newExposure is a running total about to be read as of from.
+func newExposure(party uuid.UUID, side byte, cur money.Currency, from time.Time) *exposure {
+	return &exposure{party: party, side: side, currency: cur, from: from, counted: map[uuid.UUID]int{}, addedBy: map[uuid.UUID]int{}}
 }
 
 // vehicleWithRoom is the first vehicle with room for one more partner, or
