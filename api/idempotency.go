@@ -116,6 +116,13 @@ func (s *server) throughWriter(c echo.Context, req idempotency.Request, run func
 	c.Set(ctxWriterClaim, claim)
 	resp, err := run(ctx)
 	if err != nil {
+		// Refused before it reached the writer (a body the handler cannot
+		// read, say): if the key already answered another request, that is
+		// what the client must hear. Checked only on the way out of a
+		// refusal, so the hot path pays no look-up.
+		if _, _, lerr := s.Idempotency.Lookup(ctx, req); errors.Is(lerr, idempotency.ErrConflict) {
+			return resp, false, lerr
+		}
 		return resp, false, err
 	}
 	switch {

@@ -21,10 +21,11 @@ import (
 )
 
 // Every successful mutating request that any test in this package sends is
-// sent twice more before the test sees its answer (checkReplay): once the
-// same (it must replay the same bytes and change nothing) and once with the
-// same key but another request (it must be a 409 idempotency_conflict and
-// change nothing). TestMain then requires that every mutating operation in
+// sent again before the test sees its answer (checkReplay): once the same
+// (it must replay the same bytes and change nothing), and under the same
+// key as another request, with another body where it has one and with
+// another query (each must be a 409 idempotency_conflict and change
+// nothing). TestMain then requires that every mutating operation in
 // openapi.yaml was checked that way, so a new route cannot skip the
 // mechanism, and a route the tests never drive to a 2xx fails the suite.
 
@@ -138,13 +139,23 @@ func (v *env) checkReplay(_ *http.Request, r req, first resp) {
 	if ct := again.Header().Get("Content-Type"); ct != first.Header.Get("Content-Type") {
 		v.t.Errorf("%s %s: retry has Content-Type %q, first %q", r.method, r.path, ct, first.Header.Get("Content-Type"))
 	}
-	// Another request under the same key: the query makes it differ from
-	// the first for every route alike, whatever its body.
+	// Another request under the same key: another body where it has one (a
+	// field added to its JSON object), and for every route alike another
+	// query.
+	var others []req
+	if strings.HasPrefix(strings.TrimSpace(r.body), "{") && strings.TrimSpace(r.body) != "{}" {
+		other := r
+		other.body = strings.Replace(strings.TrimSpace(r.body), "{", `{"another_request":true,`, 1)
+		others = append(others, other)
+	}
 	other := r
 	other.path += map[bool]string{true: "&", false: "?"}[strings.Contains(r.path, "?")] + "another=request"
-	conflict := v.send(other, r.idem)
-	if conflict.Code != http.StatusConflict || !strings.Contains(conflict.Body.String(), `"code":"idempotency_conflict"`) {
-		v.t.Errorf("%s %s: same key, other request: %d %s, want 409 idempotency_conflict", r.method, r.path, conflict.Code, conflict.Body.String())
+	others = append(others, other)
+	for _, o := range others {
+		conflict := v.send(o, r.idem)
+		if conflict.Code != http.StatusConflict || !strings.Contains(conflict.Body.String(), `"code":"idempotency_conflict"`) {
+			v.t.Errorf("%s %s %.80s: same key, other request: %d %s, want 409 idempotency_conflict", o.method, o.path, o.body, conflict.Code, conflict.Body.String())
+		}
 	}
 	if after := v.fingerprint(); after != before {
 		v.t.Errorf("%s %s: a retry or a conflicting request changed the state: %s -> %s", r.method, r.path, before, after)
