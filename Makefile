@@ -28,7 +28,7 @@ run: build
 	echo; \
 	echo "crowdledger is starting on $${LISTEN_ADDR:-:8080} against $$url"; \
 	echo "Create an operator key (in another terminal):"; \
-	echo "  DATABASE_URL='$$url' $(BIN) keys create --role operator --name me"; \
+	echo "  DATABASE_URL='$$url' $(BIN) keys create --role operator --subject me --name me"; \
 	echo "Then open an account:"; \
 	echo "  curl -s localhost:8080/v1/accounts -H \"Authorization: Bearer \$$KEY\" -H 'Idempotency-Key: first' \\"; \
 	echo "       -H 'Content-Type: application/json' -d '{\"currency\":\"CNY\",\"code\":\"custody_bank\"}'"; \

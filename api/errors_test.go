@@ -82,7 +82,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong method", req{method: "DELETE", path: "/v1/transfers/" + depID, key: op}, 405, "method_not_allowed", ""},
 		// 409: conflicts with the ledger's state
 		{"key reused", req{method: "POST", path: "/v1/transfers", key: op, body: tr(`"2.00"`, "CNY"), idem: "taken"}, 409, "idempotency_conflict", "Idempotency-Key"},
-		{"api key expiring in the past", req{method: "POST", path: "/v1/keys", key: op, body: `{"role":"compliance","name":"late","expires_at":"2020-01-01T00:00:00Z"}`}, 422, "validation_failed", "expires_at"},
+		{"api key expiring in the past", req{method: "POST", path: "/v1/keys", key: op, body: `{"role":"compliance","subject":"c-late","name":"late","expires_at":"2020-01-01T00:00:00Z"}`}, 422, "validation_failed", "expires_at"},
 		{"closed account", req{method: "POST", path: "/v1/transfers", key: op, body: fmt.Sprintf(`{"kind":"posted","debit_account_id":%q,"credit_account_id":%q,"amount":"1.00","currency":"CNY","code":"x"}`, bank, closed)}, 409, "account_closed", "credit_account_id"},
 		{"reverse twice", req{method: "POST", path: "/v1/transfers/" + depID + "/post", key: op}, 422, "not_pending", "pending_id"},
 		// 413, 415
@@ -136,7 +136,7 @@ func TestRevokedAndExpiredKeys(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	ctx := context.Background()
-	p, tok, err := v.keys.Create(ctx, auth.Operator, "", "to revoke", nil)
+	p, tok, err := v.keys.Create(ctx, auth.Operator, "ops-2", "to revoke", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRevokedAndExpiredKeys(t *testing.T) {
 		t.Errorf("revoked key: %d", r.Status)
 	}
 	past := time.Now().Add(-time.Minute)
-	_, expired, err := v.keys.Create(ctx, auth.Operator, "", "expired", &past)
+	_, expired, err := v.keys.Create(ctx, auth.Operator, "ops-3", "expired", &past)
 	if err != nil {
 		t.Fatal(err)
 	}

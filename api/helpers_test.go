@@ -106,7 +106,7 @@ func newEnv(t testing.TB) *env {
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
 	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
 	for _, r := range auth.Roles() {
-		subject := ""
+		subject := "staff-" + string(r)
 		if r.Scoped() {
 			subject = "subject-" + string(r)
 		}

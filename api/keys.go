@@ -2,8 +2,7 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"net/http"
+		"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,17 +17,19 @@ type createKeyRequest struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-// createKey lets the back office issue keys to the platform's users:
-// investors, issuers and compliance staff. Operator and regulator keys are
-// issued only from the command line, by whoever runs the service.
+// createKey issues a key as auth.MayIssue allows: party keys at once, a
+// compliance key as a grant that a second compliance officer approves.
 func (s *server) createKey(c echo.Context) error {
 	var req createKeyRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
 	}
 	role, err := auth.ParseRole(req.Role)
-	if err != nil || role == auth.Operator || role == auth.Regulator {
+	if err != nil {
 		return problem(http.StatusUnprocessableEntity, "validation_failed", "role", "role must be investor, issuer or compliance")
+	}
+	if req.Subject == "" {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "subject", "subject must name the party the key acts for, or the staff member who holds it")
 	}
 	if role.Scoped() {
 		if _, err := s.Registry.Party(c.Request().Context(), mustUUID(req.Subject)); err != nil {
@@ -38,22 +39,75 @@ func (s *server) createKey(c echo.Context) error {
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(time.Now()) {
 		return problem(http.StatusUnprocessableEntity, "validation_failed", "expires_at", "expires_at must be in the future")
 	}
-	p, token, err := s.KeyStore.Create(c.Request().Context(), role, req.Subject, req.Name, req.ExpiresAt)
-	if errors.Is(err, auth.ErrSubjectRequired) {
-		return problem(http.StatusUnprocessableEntity, "validation_failed", "subject", "issuer and investor keys need a subject")
-	}
+	out, err := s.KeyStore.Issue(c.Request().Context(), principal(c), auth.KeyRequest{Role: role, Subject: req.Subject, Name: req.Name, ExpiresAt: req.ExpiresAt})
 	if err != nil {
-		return err // the database's own words stay in the log
+		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	// A retry gets the key's id, not the secret: only its hash is stored
-	// anywhere. A client that lost the first answer revokes the key.
+	if out.Grant != nil {
+		return c.JSON(http.StatusAccepted, grantView(*out.Grant))
+	}
+	return s.issued(c, out)
+}
+
+// approveKeyGrant is the second compliance officer's approval; the key's
+// secret is in the answer, once.
+func (s *server) approveKeyGrant(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	out, err := s.KeyStore.Approve(c.Request().Context(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	return s.issued(c, out)
+}
+
+func (s *server) listKeyGrants(c echo.Context) error {
+	gs, err := s.KeyStore.PendingGrants(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]keyGrant, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, grantView(g))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"grants": out})
+}
+
+type keyGrant struct {
+	ID          string     `json:"id"`
+	State       string     `json:"state"`
+	Role        string     `json:"role"`
+	Subject     string     `json:"subject"`
+	Name        string     `json:"name"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	RequestedBy string     `json:"requested_by"`
+	RequestedAt time.Time  `json:"requested_at"`
+	ApprovedBy  *string    `json:"approved_by,omitempty"`
+	KeyID       *string    `json:"key_id,omitempty"`
+}
+
+func grantView(g auth.Grant) keyGrant {
+	out := keyGrant{ID: g.ID.String(), State: "pending", Role: string(g.Request.Role), Subject: g.Request.Subject, Name: g.Request.Name,
+		ExpiresAt: g.Request.ExpiresAt, RequestedBy: g.RequestedBy, RequestedAt: g.RequestedAt.UTC(), ApprovedBy: g.ApprovedBy}
+	if g.KeyID != nil {
+		out.State, out.KeyID = "approved", new(g.KeyID.String())
+	}
+	return out
+}
+
+// issued answers with a new key's secret, which the idempotency store never
+// keeps: a retry gets the key's id and key_withheld instead, and a client
+// that lost the first answer revokes the key.
+func (s *server) issued(c echo.Context, out auth.Issued) error {
+	p := out.Key
 	withheld, err := json.Marshal(map[string]any{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "key_withheld": true})
 	if err != nil {
 		return err
 	}
 	keepInstead(c, append(withheld, '\n'))
-	return c.JSON(http.StatusCreated, map[string]string{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "key": token})
+	return c.JSON(http.StatusCreated, map[string]string{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "key": out.Token})
 }
 
 func mustUUID(s string) (id [16]byte) {

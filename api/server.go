@@ -168,7 +168,9 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/parties/:id/withdrawals", []auth.Role{auth.Operator}, s.withdraw)
 	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
 
-	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator}, s.createKey)
+	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator, auth.Compliance}, s.createKey)
+	s.route(e, http.MethodGet, "/v1/key-grants", []auth.Role{auth.Compliance}, s.listKeyGrants)
+	s.route(e, http.MethodPost, "/v1/key-grants/:id/approve", []auth.Role{auth.Compliance}, s.approveKeyGrant)
 	regs := []auth.Role{auth.Regulator}
 	s.route(e, http.MethodGet, "/v1/reports/accounts/:id/statement", regs, s.statementReport)
 	s.route(e, http.MethodGet, "/v1/reports/campaigns/:id", regs, s.campaignReport)

@@ -20,6 +20,24 @@ type Actor struct {
 	Subject string
 }
 
+// Person names the human or legal person behind an actor, the same for
+// every key they hold: maker-checker compares people, not keys, so one
+// person with an operator key and a compliance key is still one person.
+// Staff keys name their holder in the subject, party keys (issuer,
+// investor) the party, jobs themselves. A key without a subject (made
+// before staff subjects were required) is its own person.
+func (a Actor) Person() string {
+	switch {
+	case a.Subject == "":
+		return "key:" + a.KeyID.String()
+	case a.Role == "issuer" || a.Role == "investor":
+		return "party:" + a.Subject
+	case a.Role == "system":
+		return "system:" + a.Subject
+	}
+	return "staff:" + a.Subject
+}
+
 // System is the actor for the service's own jobs (expiry sweeps, scheduled closes).
 func System(job string) Actor { return Actor{Role: "system", Subject: job} }
 

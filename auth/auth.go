@@ -62,7 +62,7 @@ type Principal struct {
 var (
 	ErrUnauthenticated = errors.New("missing, malformed, unknown, expired or revoked API key")
 	ErrUnknownRole     = errors.New("unknown role")
-	ErrSubjectRequired = errors.New("issuer and investor keys need a subject")
+	ErrSubjectRequired = errors.New("a key needs a subject: the party it acts for, or the staff member who holds it")
 	ErrKeyNotFound     = errors.New("api key not found")
 )
 
@@ -91,12 +91,28 @@ type cached struct {
 func NewStore(db pg.DBTX) *Store { return &Store{db: db, cache: map[uuid.UUID]cached{}} }
 
 // Create makes a key and returns its principal and the secret token, which
-// is never stored and cannot be shown again.
+// is never stored and cannot be shown again. It applies no issuance policy:
+// the command line calls it for an administrator on the host; the API goes
+// through Issue and Approve.
 func (s *Store) Create(ctx context.Context, role Role, subject, name string, expiresAt *time.Time) (Principal, string, error) {
+	var (
+		p     Principal
+		token string
+	)
+	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		var err error
+		p, token, err = create(ctx, tx, role, subject, name, expiresAt)
+		return err
+	})
+	return p, token, err
+}
+
+// create stores a new key in tx.
+func create(ctx context.Context, tx pgx.Tx, role Role, subject, name string, expiresAt *time.Time) (Principal, string, error) {
 	if _, err := ParseRole(string(role)); err != nil {
 		return Principal{}, "", err
 	}
-	if role.Scoped() && subject == "" {
+	if subject == "" {
 		return Principal{}, "", ErrSubjectRequired
 	}
 	if name == "" {
@@ -114,15 +130,12 @@ func (s *Store) Create(ctx context.Context, role Role, subject, name string, exp
 	if err != nil {
 		return Principal{}, "", err
 	}
-	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, secret_hash, role, subject, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id, sum[:], string(role), subject, name, expiresAt); err != nil {
-			return err
-		}
-		return audit.Append(ctx, tx, ev)
-	})
-	if err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, secret_hash, role, subject, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, sum[:], string(role), subject, name, expiresAt); err != nil {
 		return Principal{}, "", fmt.Errorf("store api key: %w", err)
+	}
+	if err := audit.Append(ctx, tx, ev); err != nil {
+		return Principal{}, "", err
 	}
 	token := prefix + hex.EncodeToString(id[:]) + "_" + hex.EncodeToString(secret)
 	return Principal{KeyID: id, Role: role, Subject: subject, Name: name}, token, nil

@@ -172,12 +172,11 @@ type Campaign struct {
 	Tiers             []Tier
 }
 
+// actorName is the person acting (audit.Actor.Person): campaigns record
+// their maker and checker as people, so maker-checker compares people.
 func actorName(ctx context.Context) string {
 	a, _ := audit.From(ctx)
-	if a.KeyID != uuid.Nil {
-		return a.Role + ":" + a.KeyID.String()
-	}
-	return a.Role + ":" + a.Subject
+	return a.Person()
 }
 
 func (in *NewCampaign) validate(now time.Time) (compliance.RulePack, error) {

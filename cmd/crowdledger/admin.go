@@ -44,7 +44,7 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 		return nil
 	}
 	if len(args) == 0 {
-		return fmt.Errorf("usage: keys create --role ROLE [--subject ID] [--name NAME] [--expires DURATION] | keys list | keys revoke KEY_ID")
+		return fmt.Errorf("usage: keys create --role ROLE --subject ID [--name NAME] [--expires DURATION] | keys list | keys revoke KEY_ID")
 	}
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL, 2)
 	if err != nil {
@@ -58,7 +58,7 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 		fs.SetOutput(stdout)
 		role := fs.String("role", "", "operator, compliance, issuer, investor or regulator")
-		subject := fs.String("subject", "", "the party an issuer or investor key acts for")
+		subject := fs.String("subject", "", "who holds the key: the party an issuer or investor key acts for, or the staff member's id (maker-checker compares these)")
 		name := fs.String("name", "", "who holds the key")
 		expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: no expiry)")
 		if err := fs.Parse(args[1:]); err != nil {
@@ -67,6 +67,9 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 		r, err := auth.ParseRole(*role)
 		if err != nil {
 			return err
+		}
+		if *subject == "" {
+			return fmt.Errorf("keys create: --subject is required: the party an issuer or investor key acts for, or the id of the staff member who holds the key")
 		}
 		var exp *time.Time
 		if *expires > 0 {

@@ -39,6 +39,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	url := fs.String("url", "http://localhost:8080", "the running service")
 	key := fs.String("key", getenv("CROWDLEDGER_KEY"), "an operator key (or CROWDLEDGER_KEY)")
+	co := fs.String("compliance-key", getenv("CROWDLEDGER_COMPLIANCE_KEY"), "a compliance key held by another person (or CROWDLEDGER_COMPLIANCE_KEY)")
 	regKey := fs.String("regulator-key", getenv("CROWDLEDGER_REGULATOR_KEY"), "a regulator key, for the mixed scenario's reads")
 	scenario := fs.String("scenario", "hot", "hot, spread, mixed, ledger or equity")
 	clients := fs.Int("clients", 64, "concurrent clients")
@@ -50,10 +51,10 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *key == "" {
-		return errors.New("bench needs an operator key: --key or CROWDLEDGER_KEY")
+	if *key == "" || *co == "" {
+		return errors.New("bench needs an operator key and a compliance key held by two people: --key and --compliance-key")
 	}
-	b := &bencher{demoClient: &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, out: out, wait: time.Hour,
+	b := &bencher{demoClient: &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, co: *co, out: out, wait: time.Hour,
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}}}, reg: *regKey}
 	if *scenario == "mixed" && b.reg == "" {
 		return errors.New("the mixed scenario needs --regulator-key (crowdledger keys create --role regulator)")
@@ -100,11 +101,6 @@ type benchInvestor struct {
 }
 
 func (b *bencher) setup(scenario string, investors, campaigns int) error {
-	k, err := b.call("POST", "/v1/keys", b.op, obj{"role": "compliance", "name": "bench compliance"}, 201)
-	if err != nil {
-		return err
-	}
-	b.co = str(k, "key")
 	if scenario == "ledger" {
 		bank, err := b.call("POST", "/v1/accounts", b.op, obj{"currency": "CNY", "code": "custody_bank"}, 201)
 		if err != nil {
@@ -123,6 +119,7 @@ func (b *bencher) setup(scenario string, investors, campaigns int) error {
 	saved := b.out
 	b.out = io.Discard // quiet while registering thousands of parties
 	defer func() { b.out = saved }()
+	var err error
 	if b.issuer, err = b.party("issuer", "压测发行人"); err != nil {
 		return err
 	}

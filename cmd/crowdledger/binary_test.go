@@ -20,6 +20,7 @@ type realBinary struct {
 	env  []string
 	base string // the service's URL once it serves
 	key  string // an operator key
+	co   string // a compliance key, held by another person
 }
 
 func buildBinary(t *testing.T, dbURL string, extraEnv ...string) *realBinary {
@@ -35,7 +36,8 @@ func buildBinary(t *testing.T, dbURL string, extraEnv ...string) *realBinary {
 		"PII_KEYS=k1:"+pii.NewKey(), "PII_LOOKUP_KEY="+pii.NewKey(), "RATE_LIMIT_RPS=0")
 	b.env = append(b.env, extraEnv...)
 	b.run("migrate")
-	b.key = regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(b.run("keys", "create", "--role", "operator", "--name", "test"))[1]
+	b.key = regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(b.run("keys", "create", "--role", "operator", "--subject", "ops-1", "--name", "test"))[1]
+	b.co = regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(b.run("keys", "create", "--role", "compliance", "--subject", "compliance-1", "--name", "test"))[1]
 	return b
 }
 

@@ -48,7 +48,7 @@ func TestKillNineUnderLoad(t *testing.T) {
 	}
 	start()
 	// Set up through the API: 20 investors with money, one live reward campaign.
-	b := &bencher{demoClient: &demoClient{ctx: context.Background(), base: base, op: key, out: io.Discard, wait: time.Hour,
+	b := &bencher{demoClient: &demoClient{ctx: context.Background(), base: base, op: key, co: bin.co, out: io.Discard, wait: time.Hour,
 		http: &http.Client{Timeout: 10 * time.Second}}}
 	if err := b.setup("hot", 20, 1); err != nil {
 		t.Fatal(err)

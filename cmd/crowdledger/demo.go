@@ -29,14 +29,16 @@ func demo(ctx context.Context, args []string, getenv func(string) string, out io
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	url := fs.String("url", "http://localhost:8080", "the running service")
 	key := fs.String("key", getenv("CROWDLEDGER_KEY"), "an operator API key (or CROWDLEDGER_KEY)")
+	co := fs.String("compliance-key", getenv("CROWDLEDGER_COMPLIANCE_KEY"), "a compliance API key held by another person (or CROWDLEDGER_COMPLIANCE_KEY)")
 	wait := fs.Duration("wait", 6*time.Second, "how long the demo campaigns run before their deadline")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *key == "" {
-		return fmt.Errorf("demo needs an operator key: --key or CROWDLEDGER_KEY (crowdledger keys create --role operator --name demo)")
+	if *key == "" || *co == "" {
+		return fmt.Errorf("demo needs an operator key and a compliance key held by two people: --key and --compliance-key " +
+			"(crowdledger keys create --role operator --subject ops-1; crowdledger keys create --role compliance --subject compliance-1)")
 	}
-	d := &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, out: out, wait: *wait, http: &http.Client{Timeout: 30 * time.Second}}
+	d := &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, co: *co, out: out, wait: *wait, http: &http.Client{Timeout: 30 * time.Second}}
 	return d.run()
 }
 
@@ -220,11 +222,6 @@ func (d *demoClient) awaitState(id, want string) (obj, error) {
 }
 
 func (d *demoClient) run() error {
-	k, err := d.call("POST", "/v1/keys", d.op, obj{"role": "compliance", "name": "demo compliance officer"}, 201)
-	if err != nil {
-		return fmt.Errorf("create a compliance key (is the key an operator's?): %w", err)
-	}
-	d.co = str(k, "key")
 	for _, story := range []func() error{d.rewardSuccess, d.rewardFailure, d.equity} {
 		if err := story(); err != nil {
 			return err

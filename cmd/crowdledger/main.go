@@ -2,7 +2,7 @@
 //
 //	crowdledger serve                          run the HTTP service
 //	crowdledger migrate                        apply database migrations
-//	crowdledger keys create --role R [--subject ID] [--name N] [--expires 720h]
+//	crowdledger keys create --role R --subject ID [--name N] [--expires 720h]
 //	crowdledger keys list | keys revoke KEY_ID
 //	crowdledger check                          verify the ledger's invariants (exit 1 if broken)
 //	crowdledger audit keygen | pubkey | export | verify FILE --public-key KEY

@@ -82,7 +82,7 @@ func TestServeLifecycle(t *testing.T) {
 	if err := run(ctx, []string{"crowdledger", "migrate"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--name", "t"}, getenv, &out); err != nil {
+	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--subject", "ops-1", "--name", "t"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
 	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
@@ -208,10 +208,15 @@ func TestDemo(t *testing.T) {
 	if err := run(ctx, []string{"crowdledger", "migrate"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--name", "demo"}, getenv, &out); err != nil {
+	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--subject", "ops-1", "--name", "demo"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
 	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+	out.Reset()
+	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "compliance", "--subject", "compliance-1", "--name", "demo"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	co := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, getenv, io.Discard) }()
@@ -227,7 +232,7 @@ func TestDemo(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	out.Reset()
-	err := run(ctx, []string{"crowdledger", "demo", "--url", "http://" + addr, "--key", key, "--wait", "2s"}, getenv, &out)
+	err := run(ctx, []string{"crowdledger", "demo", "--url", "http://" + addr, "--key", key, "--compliance-key", co, "--wait", "2s"}, getenv, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatalf("demo: %v", err)
