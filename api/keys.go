@@ -2,7 +2,7 @@ package api
 
 import (
 	"encoding/json"
-		"net/http"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
