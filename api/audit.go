@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -98,7 +99,5 @@ func (s *server) exportAudit(c echo.Context) error {
 	if err := s.recordRead(ctx, "audit.export", from, to); err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderContentType, "application/jsonl")
-	c.Response().WriteHeader(http.StatusOK)
-	return s.Audit.Export(ctx, c.Response(), from, to)
+	return s.stream(c, "application/jsonl", func(w io.Writer) error { return s.Audit.Export(ctx, w, from, to) })
 }

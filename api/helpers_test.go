@@ -82,7 +82,8 @@ type env struct {
 	key    map[auth.Role]string
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the API on a fresh database; opts adjust its dependencies.
+func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	reg := prometheus.NewRegistry()
@@ -102,8 +103,12 @@ func newEnv(t testing.TB) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	e, routes := api.New(api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
-		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }})
+	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }}
+	for _, o := range opts {
+		o(&deps)
+	}
+	e, routes := api.New(deps)
 	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
 	for _, r := range auth.Roles() {
 		subject := "staff-" + string(r)

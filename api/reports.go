@@ -1,10 +1,13 @@
 package api
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 
 	"github.com/crowdledger/crowdledger/report"
 )
@@ -19,6 +22,35 @@ func timeParam(c echo.Context, name string, def time.Time) (time.Time, error) {
 		return t, problem(http.StatusBadRequest, "invalid_parameter", name, name+" must be an RFC 3339 timestamp")
 	}
 	return t, nil
+}
+
+// stream sends a long export. It gets its own write deadline (the server's
+// WriteTimeout is sized for ordinary answers and would cut a large file
+// short), and a failure after the headers, which can no longer become a
+// problem answer, is logged as an error and aborts the connection, so the
+// client sees an incomplete transfer as well as a missing trailer.
+func (s *server) stream(c echo.Context, contentType string, write func(io.Writer) error) error {
+	limit := s.ExportTimeout
+	if limit <= 0 {
+		limit = 10 * time.Minute
+	}
+	if err := http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(limit)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, contentType)
+	c.Response().WriteHeader(http.StatusOK)
+	err := write(c.Response())
+	if err == nil {
+		// The last bytes sit in net/http's buffer until the handler returns;
+		// flushing here is how a failure to send them reaches us. (echo's
+		// Response flushes without an error, so ask its writer.)
+		err = http.NewResponseController(c.Response().Writer).Flush()
+	}
+	if err != nil {
+		logger(c, s.log).Error("export cut short", zap.String("path", c.Request().URL.Path), zap.Int64("bytes_sent", c.Response().Size), zap.Error(err))
+		panic(http.ErrAbortHandler)
+	}
+	return nil
 }
 
 var contentTypes = map[string]string{report.JSON: "application/json", report.CSV: "text/csv; charset=utf-8", report.Camt053: "application/xml"}
@@ -48,9 +80,7 @@ func (s *server) statementReport(c echo.Context) error {
 	if _, err := s.Ledger.Account(c.Request().Context(), id); err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderContentType, ct)
-	c.Response().WriteHeader(http.StatusOK)
-	return s.Reports.Statement(c.Request().Context(), c.Response(), id, from, to, format)
+	return s.stream(c, ct, func(w io.Writer) error { return s.Reports.Statement(c.Request().Context(), w, id, from, to, format) })
 }
 
 func (s *server) campaignReport(c echo.Context) error {
@@ -68,9 +98,7 @@ func (s *server) campaignReport(c echo.Context) error {
 	if _, err := s.Campaigns.Get(c.Request().Context(), id); err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderContentType, contentTypes[format])
-	c.Response().WriteHeader(http.StatusOK)
-	return s.Reports.Campaign(c.Request().Context(), c.Response(), id, format)
+	return s.stream(c, contentTypes[format], func(w io.Writer) error { return s.Reports.Campaign(c.Request().Context(), w, id, format) })
 }
 
 func (s *server) investorReport(c echo.Context) error {

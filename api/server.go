@@ -55,6 +55,9 @@ type Deps struct {
 	Ready        func(ctx context.Context) error // nil: always ready
 	MaxBodyBytes int64
 	RateLimit    RateLimit // per key; zero RPS: unlimited
+	// ExportTimeout is how long one streamed export may take to write,
+	// in place of the HTTP server's WriteTimeout (zero: 10 minutes).
+	ExportTimeout time.Duration
 }
 
 type server struct {

@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -310,6 +312,8 @@ type exportLine struct {
 	KeyID     string          `json:"key_id,omitempty"`
 	Signature string          `json:"signature,omitempty"`
 	From      int64           `json:"from_pos,omitempty"`
+	Rows      int64           `json:"rows,omitempty"`
+	SHA256    string          `json:"sha256,omitempty"`
 }
 
 // Export writes the chain from..to as JSON Lines: a header with the hash
@@ -317,7 +321,8 @@ type exportLine struct {
 // canonical bytes. It streams: memory does not grow with the range.
 func (t *Trail) Export(ctx context.Context, w io.Writer, from, to int64) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	d := export.New(bw) // each link is a row; a trailer line ends the file
+	enc := json.NewEncoder(d)
 	err := t.walk(ctx, from, to, func(prev []byte, cps []Checkpoint) error {
 		if err := enc.Encode(exportLine{Type: "header", From: max(from, 1), PrevHash: hex.EncodeToString(prev)}); err != nil {
 			return err
@@ -339,31 +344,58 @@ func (t *Trail) Export(ctx context.Context, w io.Writer, from, to int64) error {
 			}
 			line.Event = c
 		}
+		d.Row()
 		return enc.Encode(line)
 	})
 	if err != nil {
 		return fmt.Errorf("export audit chain: %w", err)
+	}
+	if _, err := io.WriteString(d, d.JSONLinesTrailer()); err != nil {
+		return err
 	}
 	return bw.Flush()
 }
 
 // VerifyExport checks an exported JSON Lines file offline against the
 // published public keys. An export is a header, its checkpoints, then its
-// links in position order.
+// links in position order, then a trailer with the number of links and the
+// SHA-256 of every line before it: a file without it was cut short.
 func VerifyExport(r io.Reader, keys []PublicKey) (Report, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var (
-		v      *Verifier
-		from   int64
-		prev   []byte
-		cps    []Checkpoint
-		header bool
+		v        *Verifier
+		from     int64
+		prev     []byte
+		cps      []Checkpoint
+		header   bool
+		trailer  bool
+		links    int64
+		digest   = sha256.New()
+		mismatch *Problem
 	)
 	for n := 1; sc.Scan(); n++ {
+		if trailer {
+			return Report{}, fmt.Errorf("line %d: a line after the trailer", n)
+		}
 		var l exportLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return Report{}, fmt.Errorf("line %d: %w", n, err)
+		}
+		if l.Type == "trailer" {
+			// A mismatch is a finding, not a stop: the chain's own check
+			// below still says where the file was changed.
+			if l.Rows != links || l.SHA256 != hex.EncodeToString(digest.Sum(nil)) {
+				mismatch = &Problem{Kind: "trailer_mismatch", Detail: fmt.Sprintf("the trailer names %d links and sha256 %s; the file before it has %d links and another digest",
+					l.Rows, l.SHA256, links)}
+			}
+			trailer = true
+			continue
+		}
+		digest.Write(sc.Bytes())
+		digest.Write([]byte{'\n'})
+		if l.Type == "link" {
+			links++
 		}
 		switch {
 		case l.Type == "header" && !header:
@@ -406,8 +438,15 @@ func VerifyExport(r io.Reader, keys []PublicKey) (Report, error) {
 	if !header {
 		return Report{}, errors.New("no header line")
 	}
+	if !trailer {
+		return Report{}, fmt.Errorf("%w: no trailer line", export.ErrCutShort)
+	}
 	if v == nil {
 		v = NewVerifier(from, prev, keys, cps)
 	}
-	return v.Finish(), nil
+	rep := v.Finish()
+	if mismatch != nil {
+		rep.OK, rep.Problems = false, append(rep.Problems, *mismatch)
+	}
+	return rep, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/money"
 )
 
@@ -34,6 +35,7 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
+	d := export.New(bw) // every flow is a row; the trailer ends the file
 	err := r.ledger.WithTxRead(ctx, func(tx pgx.Tx) error {
 		var (
 			title, kind, state, cur string
@@ -88,17 +90,18 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 		switch format {
 		case JSON:
 			head, _ := json.Marshal(summary)
-			if _, err := fmt.Fprintf(bw, "%s,\"inflows\":[", head[:len(head)-1]); err != nil {
+			if _, err := fmt.Fprintf(d, "%s,\"inflows\":[", head[:len(head)-1]); err != nil {
 				return err
 			}
 			n := 0
 			item := func(v map[string]any) error {
 				b, _ := json.Marshal(v)
 				if n > 0 {
-					bw.WriteByte(',')
+					b = append([]byte{','}, b...)
 				}
 				n++
-				_, err := bw.Write(b)
+				d.Row()
+				_, err := d.Write(b)
 				return err
 			}
 			writeIn = func() error {
@@ -110,27 +113,31 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 			}
 			afterIn = func() error {
 				n = 0
-				_, err := bw.WriteString(`],"outflows":[`)
+				_, err := io.WriteString(d, `],"outflows":[`)
 				return err
 			}
 			finish = func() error {
-				_, err := bw.WriteString("]}\n")
+				_, err := io.WriteString(d, "]"+d.JSONTrailer()+"}\n")
 				return err
 			}
 		default:
-			bw.WriteString("\ufeff")
-			cw := safeCSV{csv.NewWriter(bw)}
+			io.WriteString(d, "\ufeff")
+			cw := safeCSV{csv.NewWriter(d)}
 			cw.UseCRLF = true
 			cw.Write([]string{"flow", "at", "reference", "party_or_account", "code_or_state", "debit_credit", "amount", "currency"})
 			writeIn = func() error {
 				// An inflow credits the escrow.
+				d.Row()
 				return cw.Write([]string{"inflow", in.at.UTC().Format(time.RFC3339Nano), in.id.String(), in.investor.String(), in.state, "C", amt(in.amount), cur})
 			}
 			writeOut = func() error {
+				d.Row()
 				return cw.Write([]string{"outflow", out.at.UTC().Format(time.RFC3339Nano), out.id.String(), out.to.String(), out.code, "D", amt(out.amount), cur})
 			}
 			afterIn = func() error { return nil }
 			finish = func() error {
+				cw.Flush() // the trailer's digest covers every byte before it
+				cw.Write(d.CSVTrailer())
 				cw.Flush()
 				return cw.Error()
 			}

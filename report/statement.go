@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
 )
@@ -75,13 +75,14 @@ func (r *Reporter) Statement(ctx context.Context, w io.Writer, account uuid.UUID
 	}
 	var sink lineSink
 	bw := bufio.NewWriterSize(w, 64<<10)
+	d := export.New(bw)
 	switch format {
 	case JSON:
-		sink = &jsonSink{w: bw, enc: json.NewEncoder(bw)}
+		sink = &jsonSink{w: d}
 	case CSV:
-		sink = &csvSink{w: safeCSV{csv.NewWriter(bw)}, raw: bw}
+		sink = &csvSink{w: safeCSV{csv.NewWriter(d)}, d: d}
 	case Camt053:
-		sink = &camtSink{w: bw}
+		sink = &camtSink{enc: xml.NewEncoder(d), d: d}
 	}
 	cur := a.Currency
 	var closing money.Amount
@@ -161,9 +162,11 @@ type lineSink interface {
 	end(closing money.Amount) error
 }
 
+// Every sink counts its entries into the export.Digest it writes through
+// and ends with the format's trailer, so a cut stream is detectable.
+
 type jsonSink struct {
-	w     *bufio.Writer
-	enc   *json.Encoder
+	w     *export.Digest
 	first bool
 }
 
@@ -176,23 +179,25 @@ func (s *jsonSink) begin(a ledger.Account, from, to time.Time, opening, _ money.
 }
 
 func (s *jsonSink) line(l Line) error {
-	if !s.first {
-		if err := s.w.WriteByte(','); err != nil {
-			return err
-		}
-	}
-	s.first = false
 	b, err := json.Marshal(l)
 	if err != nil {
 		return err
 	}
+	if !s.first {
+		b = append([]byte{','}, b...)
+	}
+	s.first = false
+	s.w.Row()
 	_, err = s.w.Write(b)
 	return err
 }
 
 func (s *jsonSink) end(closing money.Amount) error {
 	b, _ := json.Marshal(closing)
-	_, err := fmt.Fprintf(s.w, "],\"closing_balance\":%s}\n", b)
+	if _, err := fmt.Fprintf(s.w, "],\"closing_balance\":%s", b); err != nil {
+		return err
+	}
+	_, err := io.WriteString(s.w, s.w.JSONTrailer()+"}\n")
 	return err
 }
 
@@ -201,7 +206,7 @@ func (s *jsonSink) end(closing money.Amount) error {
 // an explicit debit/credit column.
 type csvSink struct {
 	w   safeCSV
-	raw *bufio.Writer
+	d   *export.Digest
 	cur string
 }
 
@@ -210,7 +215,7 @@ var csvHeader = []string{"seq", "booked_at", "transfer_id", "kind", "code", "deb
 
 func (s *csvSink) begin(a ledger.Account, from, to time.Time, opening, _ money.Amount) error {
 	s.w.UseCRLF = true
-	if _, err := s.raw.WriteString("\ufeff"); err != nil {
+	if _, err := io.WriteString(s.d, "\ufeff"); err != nil {
 		return err
 	}
 	s.cur = a.Currency.Code()
@@ -226,6 +231,7 @@ func (s *csvSink) line(l Line) error {
 	if l.Side == "DBIT" {
 		dc = "D"
 	}
+	s.d.Row()
 	return s.w.Write([]string{fmt.Sprint(l.Seq), l.At.Format("2006-01-02T15:04:05.000000Z"), l.TransferID.String(), l.Kind, l.Code, dc, l.Amount.String(),
 		s.cur, l.Balance.String(), l.Pending.String(), l.Campaign, l.Commitment, l.Counter.String()})
 }
@@ -234,81 +240,10 @@ func (s *csvSink) end(closing money.Amount) error {
 	if err := s.w.Write([]string{"# closing_balance", closing.String()}); err != nil {
 		return err
 	}
+	s.w.Flush() // the trailer's digest covers every byte before it
+	if err := s.w.Write(s.d.CSVTrailer()); err != nil {
+		return err
+	}
 	s.w.Flush()
 	return s.w.Error()
-}
-
-// camtSink writes an ISO 20022 camt.053.001.08 bank-to-customer statement,
-// element by element, so nothing accumulates in memory.
-type camtSink struct {
-	w    *bufio.Writer
-	cur  string
-	to   time.Time
-	from time.Time
-}
-
-func xmlEscape(s string) string {
-	var b []byte
-	buf := &byteBuf{b: b}
-	_ = xml.EscapeText(buf, []byte(s))
-	return string(buf.b)
-}
-
-type byteBuf struct{ b []byte }
-
-func (b *byteBuf) Write(p []byte) (int, error) { b.b = append(b.b, p...); return len(p), nil }
-
-func camtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-func camtBalance(code string, amt money.Amount, at time.Time) string {
-	ind := "CRDT"
-	if amt.Sign() < 0 {
-		ind, amt = "DBIT", amt.Neg()
-	}
-	return fmt.Sprintf(`<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy="%s">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Dt><DtTm>%s</DtTm></Dt></Bal>`,
-		code, amt.Currency().Code(), amt.String(), ind, camtTime(at))
-}
-
-func (s *camtSink) begin(a ledger.Account, from, to time.Time, opening, closing money.Amount) error {
-	s.cur, s.from, s.to = a.Currency.Code(), from, to
-	now := time.Now()
-	id := "CL" + now.UTC().Format("20060102150405") + a.ID.String()[:8]
-	_, err := fmt.Fprintf(s.w, `<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>%s</MsgId><CreDtTm>%s</CreDtTm></GrpHdr>`+
-		`<Stmt><Id>%s</Id><CreDtTm>%s</CreDtTm><FrToDt><FrDtTm>%s</FrDtTm><ToDtTm>%s</ToDtTm></FrToDt>`+
-		`<Acct><Id><Othr><Id>%s</Id><SchmeNm><Prtry>crowdledger</Prtry></SchmeNm></Othr></Id><Ccy>%s</Ccy><Nm>%s</Nm></Acct>%s`,
-		id, camtTime(now), id, camtTime(now), camtTime(from), camtTime(to), hexID(a.ID.String()), s.cur, xmlEscape(string(a.Code)),
-		camtBalance("OPBD", opening, from)+camtBalance("CLBD", closing, to))
-	return err
-}
-
-func (s *camtSink) line(l Line) error {
-	status := "BOOK"
-	if l.Kind == string(ledger.KindPending) || l.Kind == string(ledger.KindVoidPending) {
-		status = "PDNG"
-	}
-	_, err := fmt.Fprintf(s.w, `<Ntry><NtryRef>%d</NtryRef><Amt Ccy="%s">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts><Cd>%s</Cd></Sts>`+
-		`<BookgDt><DtTm>%s</DtTm></BookgDt><AcctSvcrRef>%s</AcctSvcrRef><BkTxCd><Prtry><Cd>%s</Cd><Issr>crowdledger</Issr></Prtry></BkTxCd>`+
-		`<NtryDtls><TxDtls><Refs><AcctSvcrRef>%s</AcctSvcrRef><EndToEndId>%s</EndToEndId></Refs><AddtlTxInf>%s</AddtlTxInf></TxDtls></NtryDtls></Ntry>`,
-		l.Seq, s.cur, l.Amount.String(), l.Side, status, camtTime(l.At), hexID(l.TransferID.String()), xmlEscape(l.Code+"/"+l.Kind),
-		hexID(l.TransferID.String()), orNA(hexID(l.Commitment)), xmlEscape("campaign "+orNA(l.Campaign)))
-	return err
-}
-
-// hexID is a UUID without its dashes: 32 characters, inside ISO 20022's Max35Text.
-func hexID(s string) string { return strings.ReplaceAll(s, "-", "") }
-
-func orNA(s string) string {
-	if s == "" {
-		return "NOTPROVIDED"
-	}
-	if len(s) > 35 {
-		return s[:35]
-	}
-	return s
-}
-
-func (s *camtSink) end(money.Amount) error {
-	_, err := s.w.WriteString("</Stmt></BkToCstmrStmt></Document>\n")
-	return err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -115,7 +116,13 @@ func TestStatementFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	debits, credits := decimal.Zero, decimal.Zero
-	for _, rec := range recs[2 : len(recs)-1] {
+	if rows, err := export.Check(cs.Bytes()); err != nil || rows != 4 {
+		t.Errorf("csv trailer: %d rows, %v", rows, err)
+	}
+	if rows, err := export.Check(js.Bytes()); err != nil || rows != 4 {
+		t.Errorf("json trailer: %d rows, %v", rows, err)
+	}
+	for _, rec := range recs[2 : len(recs)-2] { // after the account and header lines, before the closing balance and trailer
 		if rec[1] == "" || !strings.HasSuffix(rec[1], "Z") {
 			t.Errorf("booked_at %q is not an ISO 8601 UTC time", rec[1])
 		}
@@ -143,6 +150,9 @@ func TestStatementFormats(t *testing.T) {
 	out, err := exec.Command("xmllint", "--noout", "--schema", schemaPath(t), file).CombinedOutput()
 	if err != nil {
 		t.Fatalf("camt.053 does not validate: %v\n%s\n%s", err, out, xml.String())
+	}
+	if rows, err := export.Check(xml.Bytes()); err != nil || rows != 4 {
+		t.Errorf("camt.053 trailer: %d rows, %v", rows, err)
 	}
 	if !strings.Contains(xml.String(), `<Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">649.25</Amt>`) {
 		t.Errorf("closing balance missing from camt.053:\n%s", xml.String())
@@ -183,5 +193,45 @@ func TestStatementCSVNeutralisesFormulas(t *testing.T) {
 	}
 	if !bytes.Contains(cs.Bytes(), []byte(`'=HYPERLINK`)) || !bytes.Contains(cs.Bytes(), []byte(`'@SUM(A1)`)) {
 		t.Errorf("the metadata's text is not in the statement, neutralised: %s", cs.Bytes())
+	}
+}
+
+// TestCamtEscapesWhatClientsWrote: a transfer's metadata is a client's
+// text, and it reaches the regulator's camt.053 (EndToEndId, AddtlTxInf).
+// Markup, characters XML cannot carry, and text longer than the schema's
+// Max35Text (cut by characters, not bytes) leave a statement that still
+// validates and still says what was written.
+func TestCamtEscapesWhatClientsWrote(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	start := time.Now().Add(-time.Second)
+	long := strings.Repeat("众", 40) // 120 bytes, 40 characters: a cut at byte 35 would split one
+	f.post(t, ledger.KindPosted, f.bank, f.w1, "10.00", "deposit", `{"commitment_id":"</EndToEndId><Evil/>&amp;","campaign_id":"x]]><!--\u0001"}`)
+	f.post(t, ledger.KindPosted, f.bank, f.w1, "1.00", "deposit", `{"commitment_id":"`+long+`"}`)
+	var out bytes.Buffer
+	if err := f.rep.Statement(f.ctx, &out, f.w1, start, time.Now().Add(time.Second), report.Camt053); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "statement.xml")
+	os.WriteFile(file, out.Bytes(), 0o644)
+	if msg, err := exec.Command("xmllint", "--noout", "--schema", schemaPath(t), file).CombinedOutput(); err != nil {
+		t.Fatalf("camt.053 with a client's markup does not validate: %v\n%s\n%s", err, msg, out.String())
+	}
+	for _, want := range []string{`&lt;/EndToEndId&gt;&lt;Evil/&gt;&amp;amp;`, "<EndToEndId>" + strings.Repeat("众", 35) + "</EndToEndId>"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("statement lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "<Evil/>") {
+		t.Error("a client's markup became an element")
+	}
+	if _, err := export.Check(out.Bytes()); err != nil {
+		t.Error(err)
+	}
+	// A statement cut anywhere is detectable by its trailer.
+	for _, n := range []int{out.Len() / 3, out.Len() - 80, out.Len() - 1} {
+		if _, err := export.Check(out.Bytes()[:n]); err == nil {
+			t.Errorf("a statement cut at byte %d of %d passes its check", n, out.Len())
+		}
 	}
 }

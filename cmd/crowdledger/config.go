@@ -42,6 +42,9 @@ type config struct {
 	// IdempotencyRetention is how long a command's Idempotency-Key and
 	// stored response are kept; never less than minIdempotencyRetention.
 	IdempotencyRetention time.Duration
+	// ExportTimeout bounds one streamed export (statements, campaign
+	// reports, the audit trail) instead of the server's WriteTimeout.
+	ExportTimeout time.Duration
 }
 
 // minIdempotencyRetention is what the README promises clients: a retry
@@ -54,7 +57,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
 		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AuthCacheTTL: 2 * time.Second,
-		IdempotencyRetention: minIdempotencyRetention}
+		IdempotencyRetention: minIdempotencyRetention, ExportTimeout: 10 * time.Minute}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -105,6 +108,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		dur("AUTH_CACHE_TTL", &c.AuthCacheTTL)
 	}
 	dur("IDEMPOTENCY_RETENTION", &c.IdempotencyRetention)
+	dur("EXPORT_TIMEOUT", &c.ExportTimeout)
 	if c.IdempotencyRetention < minIdempotencyRetention {
 		errs = append(errs, fmt.Errorf("IDEMPOTENCY_RETENTION=%s: keys are kept at least %s", c.IdempotencyRetention, minIdempotencyRetention))
 	}
@@ -143,7 +147,7 @@ func (c config) fields() []zap.Field {
 		zap.String("database_url", redactURL(c.DatabaseURL)), zap.String("listen_addr", c.ListenAddr),
 		zap.Stringer("log_level", c.LogLevel), zap.Int32("db_max_conns", c.DBMaxConns),
 		zap.Int("ledger_writers", c.LedgerWriters), zap.Int("ledger_max_batch", c.LedgerMaxBatch),
-		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
+		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout), zap.Duration("export_timeout", c.ExportTimeout),
 		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Bool("pii_keys_set", c.PIIKeys != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
 		zap.Duration("idempotency_retention", c.IdempotencyRetention),
 	}

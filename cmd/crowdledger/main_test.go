@@ -186,6 +186,16 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
 	t.Log(strings.TrimSpace(out.String()))
+	// The same file passes the generic trailer check, and fails it cut short.
+	out.Reset()
+	if err := run(ctx, []string{"crowdledger", "export-check", file}, getenv, &out); err != nil || !strings.Contains(out.String(), "whole") {
+		t.Errorf("export-check: %v %s", err, out.String())
+	}
+	whole, _ := os.ReadFile(file)
+	os.WriteFile(file, whole[:len(whole)*2/3], 0o644)
+	if err := run(ctx, []string{"crowdledger", "export-check", file}, getenv, &out); err == nil {
+		t.Error("export-check passed a file cut short")
+	}
 	if err := run(ctx, []string{"crowdledger", "bogus"}, getenv, &out); !errors.Is(err, errUsage) {
 		t.Errorf("unknown command: %v", err)
 	}
