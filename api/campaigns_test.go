@@ -198,16 +198,27 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 	if r := v.do(req{method: "POST", path: "/v1/freezes/" + fz.str("id") + "/lift", key: v.key[auth.Regulator], body: `{"reason":"cleared"}`}); r.Status != 200 {
 		t.Errorf("lift: %d %s", r.Status, r.Raw)
 	}
-	spot := v.do(req{method: "POST", path: "/v1/spot-checks", key: v.key[auth.Regulator], body: `{"seed":20261122,"k":1,"inspectors":["张","李"]}`})
-	if spot.Status != 201 {
-		t.Fatalf("spot check: %d %s", spot.Status, spot.Raw)
+	if r := v.do(req{method: "POST", path: "/v1/spot-checks", key: v.key[auth.Regulator], body: `{"seed":20261122,"k":1,"inspectors":["张","李"]}`}); r.Status != 400 {
+		t.Errorf("a regulator chose the seed: %d %s", r.Status, r.Raw)
+	}
+	spot := v.do(req{method: "POST", path: "/v1/spot-checks", key: v.key[auth.Regulator], body: `{"k":1,"inspectors":["张","李"]}`})
+	if spot.Status != 201 || spot.str("seed_commitment") == "" || spot.Body["seed"] != nil || spot.Body["salt"] != nil || spot.str("state") != "committed" {
+		t.Fatalf("spot check commitment (no seed before the draw): %d %s", spot.Status, spot.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/spot-checks/" + spot.str("id") + "/publish", key: v.key[auth.Regulator], body: `{"results":"早"}`}); r.Status != 409 {
+		t.Errorf("published before the draw: %d %s", r.Status, r.Raw)
+	}
+	drawn := v.must(200, req{method: "POST", path: "/v1/spot-checks/" + spot.str("id") + "/draw", key: v.key[auth.Regulator]})
+	if drawn.str("seed") == "" || drawn.str("seed_commitment") != spot.str("seed_commitment") || len(drawn.Body["campaigns"].([]any)) != 1 {
+		t.Errorf("drawn: %s", drawn.Raw)
 	}
 	if r := v.do(req{method: "GET", path: "/v1/public/spot-checks/" + spot.str("id")}); r.Status != 404 {
 		t.Errorf("unpublished spot check is public: %d", r.Status)
 	}
 	v.do(req{method: "POST", path: "/v1/spot-checks/" + spot.str("id") + "/publish", key: v.key[auth.Regulator], body: `{"results":"合格"}`})
 	if r := v.do(req{method: "GET", path: "/v1/public/spot-checks/" + spot.str("id")}); r.Status != 200 || r.str("results") != "合格" ||
-		strings.Contains(string(r.Raw), "张") || strings.Contains(string(r.Raw), "inspectors") || strings.Contains(string(r.Raw), "drawn_by") {
+		strings.Contains(string(r.Raw), "张") || strings.Contains(string(r.Raw), "inspectors") || strings.Contains(string(r.Raw), "drawn_by") ||
+		r.str("seed") != drawn.str("seed") || r.str("salt") == "" {
 		t.Errorf("published spot check (the result, not the inspectors nor who drew it): %d %s", r.Status, r.Raw)
 	}
 	comp := v.do(req{method: "POST", path: "/v1/complaints", key: backerKeys[0], body: fmt.Sprintf(`{"against_type":"campaign","against_id":%q,"summary":"包装破损 damaged box"}`, cid)})

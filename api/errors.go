@@ -130,6 +130,8 @@ var errorCodes = []struct {
 	{report.ErrNotFound, http.StatusNotFound, "not_found"},
 	{supervision.ErrNotFound, http.StatusNotFound, "not_found"},
 	{supervision.ErrLifted, http.StatusConflict, "already_lifted"},
+	{supervision.ErrDrawn, http.StatusConflict, "already_drawn"},
+	{supervision.ErrNotDrawn, http.StatusConflict, "not_drawn"},
 	{supervision.ErrState, http.StatusConflict, "illegal_transition"},
 	{supervision.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 	{report.ErrFormat, http.StatusBadRequest, "invalid_parameter"},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/hex"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,22 +64,35 @@ func (s *server) listFreezes(c echo.Context) error {
 }
 
 type spotCheckRequest struct {
-	Seed       int64              `json:"seed"`
 	K          int                `json:"k"`
 	Filter     supervision.Filter `json:"filter"`
 	Inspectors []string           `json:"inspectors"`
 }
 
-func (s *server) drawSpotCheck(c echo.Context) error {
+// commitSpotCheck starts a spot check: the service draws the seed and
+// answers with its commitment only.
+func (s *server) commitSpotCheck(c echo.Context) error {
 	var req spotCheckRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	sc, err := s.Supervision.Draw(c.Request().Context(), req.Seed, req.K, req.Filter, req.Inspectors)
+	sc, err := s.Supervision.Commit(c.Request().Context(), req.K, req.Filter, req.Inspectors)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, sc)
+	return c.JSON(http.StatusCreated, spotCheckView(sc))
+}
+
+func (s *server) drawSpotCheck(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	sc, err := s.Supervision.Draw(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, spotCheckView(sc))
 }
 
 type publishRequest struct {
@@ -98,7 +112,24 @@ func (s *server) publishSpotCheck(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, sc)
+	return c.JSON(http.StatusOK, spotCheckView(sc))
+}
+
+// spotCheckJSON is a spot check as the regulators see it. The seed and
+// salt appear only once drawn: before, the commitment is all there is.
+type spotCheckJSON struct {
+	publicSpotCheckJSON
+	K           int      `json:"k"`
+	Candidates  []string `json:"candidate_inspectors"`
+	Inspectors  []string `json:"inspectors,omitempty"`
+	CommittedBy string   `json:"committed_by"`
+	DrawnBy     *string  `json:"drawn_by,omitempty"`
+	Published   bool     `json:"published"`
+}
+
+func spotCheckView(sc supervision.SpotCheck) spotCheckJSON {
+	return spotCheckJSON{publicSpotCheckJSON: publicView(sc), K: sc.K, Candidates: sc.Candidates, Inspectors: sc.Inspectors,
+		CommittedBy: sc.CommittedBy, DrawnBy: sc.DrawnBy, Published: sc.Published}
 }
 
 // publicSpotCheck shows a published spot check to anyone (一公开).
@@ -111,21 +142,38 @@ func (s *server) publicSpotCheck(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, publicSpotCheckJSON{ID: sc.ID.String(), Seed: sc.Seed, Filter: sc.Filter, Campaigns: sc.Campaigns,
-		PoolSize: sc.PoolSize, DrawnAt: sc.DrawnAt, Results: sc.Results})
+	return c.JSON(http.StatusOK, publicView(sc))
 }
 
-// publicSpotCheckJSON is what 一公开 publishes of a draw: which campaigns
-// were drawn from how many, how (seed and filter, so anyone can redraw),
-// when, and the result. Not the inspectors' names nor the regulator's key.
+// publicSpotCheckJSON is what 一公开 publishes of a draw: the commitment
+// made before it, the seed and salt that open it, the filter and the pool
+// it matched (so anyone can redraw), the campaigns drawn, when, and the
+// result. Not the inspectors' names nor who drew it.
 type publicSpotCheckJSON struct {
-	ID        string             `json:"id"`
-	Seed      int64              `json:"seed"`
-	Filter    supervision.Filter `json:"filter"`
-	Campaigns []uuid.UUID        `json:"campaigns"`
-	PoolSize  int                `json:"pool_size"`
-	DrawnAt   time.Time          `json:"drawn_at"`
-	Results   *string            `json:"results,omitempty"`
+	ID          string             `json:"id"`
+	State       string             `json:"state"`
+	Commitment  string             `json:"seed_commitment,omitempty"`
+	Seed        *string            `json:"seed,omitempty"`
+	Salt        *string            `json:"salt,omitempty"`
+	Filter      supervision.Filter `json:"filter"`
+	CommittedAt time.Time          `json:"committed_at"`
+	Pool        []uuid.UUID        `json:"pool,omitempty"`
+	PoolSize    int                `json:"pool_size"`
+	Campaigns   []uuid.UUID        `json:"campaigns"`
+	DrawnAt     *time.Time         `json:"drawn_at,omitempty"`
+	Results     *string            `json:"results,omitempty"`
+}
+
+func publicView(sc supervision.SpotCheck) publicSpotCheckJSON {
+	out := publicSpotCheckJSON{ID: sc.ID.String(), State: sc.State, Commitment: sc.Commitment, Filter: sc.Filter, CommittedAt: sc.CommittedAt.UTC(),
+		Pool: sc.Pool, PoolSize: len(sc.Pool), Campaigns: sc.Campaigns, DrawnAt: sc.DrawnAt, Results: sc.Results}
+	if out.Campaigns == nil {
+		out.Campaigns = []uuid.UUID{}
+	}
+	if sc.State == supervision.Drawn { // revealed only after the draw
+		out.Seed, out.Salt = new(strconv.FormatInt(sc.Seed, 10)), new(hex.EncodeToString(sc.Salt))
+	}
+	return out
 }
 
 type complaintRequest struct {

@@ -1,6 +1,7 @@
 // Package supervision holds the regulators' tools for in-process and
 // after-the-fact supervision (事中事后监管): freeze orders, random spot
-// checks drawn reproducibly from a seed and published (双随机、一公开),
+// checks drawn from a seed the service commits to before the draw and
+// reveals after it, then published (双随机、一公开),
 // complaints with their deadlines (多元化纠纷解决), and alerts computed from
 // the ledger. Every command is recorded in the audit trail.
 package supervision
@@ -8,9 +9,6 @@ package supervision
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"sort"
 	"time"
 	"unicode/utf8"
 
@@ -29,6 +27,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrLifted   = errors.New("the freeze was already lifted")
 	ErrState    = errors.New("illegal complaint transition")
+	ErrNotDrawn = errors.New("the spot check has not been drawn yet")
+	ErrDrawn    = errors.New("the spot check was already drawn")
 )
 
 // FieldError names the field at fault.
@@ -146,108 +146,6 @@ func (s *Service) Freezes(ctx context.Context) ([]Freeze, error) {
 		err := r.Scan(&f.ID, &f.TargetType, &f.TargetID, &f.Reason, &f.LegalBasis, &f.CreatedBy, &f.CreatedAt, &f.LiftedAt, &f.LiftedBy, &f.LiftReason)
 		return f, err
 	})
-}
-
-// SpotCheck is a random draw of campaigns and inspectors (双随机).
-type SpotCheck struct {
-	ID         uuid.UUID   `json:"id"`
-	Seed       int64       `json:"seed"`
-	Filter     Filter      `json:"filter"`
-	Campaigns  []uuid.UUID `json:"campaigns"`
-	Inspectors []string    `json:"inspectors"`
-	PoolSize   int         `json:"pool_size"`
-	DrawnBy    string      `json:"drawn_by"`
-	DrawnAt    time.Time   `json:"drawn_at"`
-	Results    *string     `json:"results,omitempty"`
-	Published  bool        `json:"published"`
-}
-
-// Filter narrows the campaigns a spot check draws from.
-type Filter struct {
-	Kind  string `json:"kind,omitempty"`
-	State string `json:"state,omitempty"`
-}
-
-// Draw picks k campaigns (matching the filter) and k inspectors from the
-// list, reproducibly from the seed: the candidates are sorted by id, then
-// shuffled with a PCG generator seeded by seed, so anyone with the seed, the
-// filter and the list can redo the draw. The draw is recorded.
-func (s *Service) Draw(ctx context.Context, seed int64, k int, filter Filter, inspectors []string) (SpotCheck, error) {
-	if k < 1 || k > 1000 {
-		return SpotCheck{}, invalid("k", errors.New("must be 1 to 1000"))
-	}
-	if len(inspectors) < k {
-		return SpotCheck{}, invalid("inspectors", fmt.Errorf("need at least k (%d) inspectors", k))
-	}
-	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR state = $2) ORDER BY id`, filter.Kind, filter.State)
-	if err != nil {
-		return SpotCheck{}, err
-	}
-	pool, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return SpotCheck{}, err
-	}
-	sc := SpotCheck{ID: uuid.New(), Seed: seed, Filter: filter, PoolSize: len(pool), DrawnBy: actor(ctx)}
-	sc.Campaigns = DrawIDs(seed, pool, k)
-	sorted := append([]string(nil), inspectors...)
-	sort.Strings(sorted)
-	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15))
-	rng.Shuffle(len(sorted), func(i, j int) { sorted[i], sorted[j] = sorted[j], sorted[i] })
-	sc.Inspectors = sorted[:k]
-	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO spot_checks (id, seed, filter, campaigns, inspectors, pool_size, drawn_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING drawn_at`, sc.ID, seed, filter, sc.Campaigns, sc.Inspectors, sc.PoolSize, sc.DrawnBy).Scan(&sc.DrawnAt); err != nil {
-			return err
-		}
-		return record(ctx, tx, "supervision.spot_check.draw", []string{sc.ID.String()}, map[string]any{"seed": seed, "k": k, "filter": filter,
-			"pool_size": len(pool), "campaigns": sc.Campaigns, "inspectors": sc.Inspectors})
-	})
-	return sc, err
-}
-
-// DrawIDs is the deterministic campaign draw: sort, shuffle with the seed, take k.
-func DrawIDs(seed int64, pool []uuid.UUID, k int) []uuid.UUID {
-	ids := append([]uuid.UUID{}, pool...)
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x51a3d1b7))
-	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-	if k < len(ids) {
-		ids = ids[:k]
-	}
-	return ids
-}
-
-// Publish records a spot check's results and makes it public (一公开).
-func (s *Service) Publish(ctx context.Context, id uuid.UUID, results string) (SpotCheck, error) {
-	if results == "" {
-		return SpotCheck{}, invalid("results", errors.New("publish the results"))
-	}
-	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE spot_checks SET results = $2, published = true WHERE id = $1`, id, results)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return ErrNotFound
-		}
-		return record(ctx, tx, "supervision.spot_check.publish", []string{id.String()}, map[string]any{"results": results})
-	})
-	if err != nil {
-		return SpotCheck{}, err
-	}
-	return s.SpotCheck(ctx, id, false)
-}
-
-// SpotCheck reads one; publicOnly hides unpublished ones.
-func (s *Service) SpotCheck(ctx context.Context, id uuid.UUID, publicOnly bool) (SpotCheck, error) {
-	var sc SpotCheck
-	err := s.db.QueryRow(ctx, `SELECT id, seed, filter, campaigns, inspectors, pool_size, drawn_by, drawn_at, results, published FROM spot_checks
-		WHERE id = $1 AND (published OR NOT $2)`, id, publicOnly).
-		Scan(&sc.ID, &sc.Seed, &sc.Filter, &sc.Campaigns, &sc.Inspectors, &sc.PoolSize, &sc.DrawnBy, &sc.DrawnAt, &sc.Results, &sc.Published)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sc, ErrNotFound
-	}
-	return sc, err
 }
 
 // QueueFrozen queues, into b, the read of the freeze orders in force (a

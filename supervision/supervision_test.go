@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,25 +147,75 @@ func TestSpotCheckIsReproducible(t *testing.T) {
 	if fmt.Sprint(a) == fmt.Sprint(c) {
 		t.Error("another seed drew the same campaigns")
 	}
+}
+
+// TestSpotCheckIsCommittedBeforeItIsDrawn: the service draws the seed; the
+// commitment is all that exists before the draw (in the answer and in the
+// audit trail); the revealed seed and salt open the commitment and redraw
+// the same campaigns and inspectors from the published pool; a check is
+// drawn once; only a drawn check is published.
+func TestSpotCheckIsCommittedBeforeItIsDrawn(t *testing.T) {
+	t.Parallel()
 	db := pgtest.NewDB(t)
 	sup := supervision.New(db.Pool)
-	ctx := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "regulator"}, "t")
-	inspectors := []string{"张检查员", "李检查员", "王检查员", "赵检查员"}
-	s1, err := sup.Draw(ctx, 42, 2, supervision.Filter{}, inspectors)
+	ctx := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "regulator", Subject: "reg-1"}, "t")
+	keys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	l := ledger.New(db.Pool, ledger.Options{Freezes: sup})
+	defer l.Close()
+	reg := registry.New(db.Pool, keys)
+	svc := campaign.New(db.Pool, l, reg)
+	iss, err := reg.CreateParty(ctx, registry.NewParty{Role: "issuer", Entity: compliance.Institution, Jurisdiction: "CN", Name: "某", DocType: compliance.OtherDocument, DocNumber: "ISS-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, _ := sup.Draw(ctx, 42, 2, supervision.Filter{}, []string{"赵检查员", "王检查员", "李检查员", "张检查员"})
-	if fmt.Sprint(s1.Inspectors) != fmt.Sprint(s2.Inspectors) {
-		t.Errorf("inspectors differ for one seed: %v %v", s1.Inspectors, s2.Inspectors)
+	for range 6 { // the pool: six draft campaigns
+		if _, err := svc.Create(ctx, campaign.NewCampaign{IssuerID: iss.ID, Kind: "reward", Pack: "CN-2015", Title: "t", RiskLevel: 1, Target: cny("10.00"),
+			HardCap: cny("100.00"), FeeRate: decimal.Zero, StartsAt: time.Now().Add(-time.Minute), Deadline: time.Now().Add(time.Hour),
+			Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := sup.SpotCheck(ctx, s1.ID, true); !errors.Is(err, supervision.ErrNotFound) {
-		t.Errorf("unpublished check is public: %v", err)
-	}
-	if _, err := sup.Publish(ctx, s1.ID, "no irregularities found"); err != nil {
+	inspectors := []string{"张检查员", "李检查员", "王检查员", "赵检查员"}
+	a, err := sup.Commit(ctx, 2, supervision.Filter{}, inspectors)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if pub, err := sup.SpotCheck(ctx, s1.ID, true); err != nil || *pub.Results != "no irregularities found" {
+	b, _ := sup.Commit(ctx, 2, supervision.Filter{}, inspectors)
+	if a.Commitment == b.Commitment || a.Seed == b.Seed {
+		t.Error("two commitments share a seed")
+	}
+	var facts string
+	db.Pool.QueryRow(ctx, `SELECT facts::text FROM audit_events WHERE action = 'supervision.spot_check.commit' AND $1 = ANY(object_ids)`, a.ID.String()).Scan(&facts)
+	if !strings.Contains(facts, a.Commitment) || strings.Contains(facts, fmt.Sprint(a.Seed)) || strings.Contains(facts, "seed\"") {
+		t.Errorf("commit's audit facts: %s", facts)
+	}
+	if _, err := sup.Publish(ctx, a.ID, "too early"); !errors.Is(err, supervision.ErrNotDrawn) {
+		t.Errorf("published before the draw: %v", err)
+	}
+	d, err := sup.Draw(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if supervision.SeedCommitment(d.Salt, d.Seed) != a.Commitment {
+		t.Error("the revealed seed does not open the commitment")
+	}
+	if len(d.Pool) != 6 || len(d.Campaigns) != 2 {
+		t.Errorf("drew %d of %d", len(d.Campaigns), len(d.Pool))
+	}
+	if fmt.Sprint(supervision.DrawIDs(d.Seed, d.Pool, 2)) != fmt.Sprint(d.Campaigns) ||
+		fmt.Sprint(supervision.DrawInspectors(d.Seed, []string{"赵检查员", "王检查员", "李检查员", "张检查员"}, 2)) != fmt.Sprint(d.Inspectors) {
+		t.Error("the published seed does not redraw the draw")
+	}
+	if _, err := sup.Draw(ctx, a.ID); !errors.Is(err, supervision.ErrDrawn) {
+		t.Errorf("drawn twice: %v", err)
+	}
+	if _, err := sup.SpotCheck(ctx, a.ID, true); !errors.Is(err, supervision.ErrNotFound) {
+		t.Errorf("unpublished check is public: %v", err)
+	}
+	if _, err := sup.Publish(ctx, a.ID, "no irregularities found"); err != nil {
+		t.Fatal(err)
+	}
+	if pub, err := sup.SpotCheck(ctx, a.ID, true); err != nil || *pub.Results != "no irregularities found" {
 		t.Errorf("published: %+v, %v", pub, err)
 	}
 }
