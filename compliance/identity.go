@@ -145,15 +145,3 @@ func checkUSCC(n string) error {
 	return nil
 }
 
-// Mask shows only what is needed to recognise a document: the first six
-// and last four characters of a PRC number (630102********1234), the last
-// four of anything else.
-func Mask(t DocumentType, n string) string {
-	if len(n) <= 4 {
-		return strings.Repeat("*", len(n))
-	}
-	if (t == PRCResidentID || t == PRCUSCC) && len(n) == 18 {
-		return n[:6] + strings.Repeat("*", 8) + n[14:]
-	}
-	return strings.Repeat("*", len(n)-4) + n[len(n)-4:]
-}

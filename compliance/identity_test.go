@@ -66,14 +66,24 @@ func TestMask(t *testing.T) {
 		t        DocumentType
 		in, want string
 	}{
-		{PRCResidentID, "630102199003071234", "630102********1234"},
-		{PRCUSCC, "91350100M000100Y43", "913501********0Y43"},
-		{Passport, "E12345678", "*****5678"},
-		{OtherDocument, "abc", "***"},
+		{PRCResidentID, "630102199003071234", "6****************4"},
+		{PRCUSCC, "91350100M000100Y43", "9****************3"},
+		{Passport, "E12345678", "E*******8"},
+		{OtherDocument, "abc", "a*c"},
+		{OtherDocument, "ab", "**"},
+		{OtherDocument, "", ""},
 	} {
 		if got := Mask(tc.t, tc.in); got != tc.want {
 			t.Errorf("Mask(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	for in, want := range map[string]string{"张三丰": "张**", "欧阳修": "欧**", "李": "李*", "John Smith": "J*********", "": ""} {
+		if got := MaskName(in); got != want {
+			t.Errorf("MaskName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if Region(PRCResidentID, "630102199003071234") != "630102" || Region(Passport, "E12345678") != "" {
+		t.Error("Region")
 	}
 }
 

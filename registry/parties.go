@@ -90,19 +90,6 @@ type Party struct {
 	DocNumber    string
 }
 
-func maskName(n string) string {
-	r, size := utf8.DecodeRuneInString(n)
-	if r == utf8.RuneError {
-		return ""
-	}
-	rest := utf8.RuneCountInString(n[size:])
-	out := string(r)
-	for i := 0; i < max(rest, 1); i++ {
-		out += "*"
-	}
-	return out
-}
-
 func (in *NewParty) validate(now time.Time) error {
 	if in.Role != "investor" && in.Role != "issuer" {
 		return invalid("role", errors.New("must be investor or issuer"))
@@ -147,8 +134,8 @@ func (r *Registry) CreateParty(ctx context.Context, in NewParty) (p Party, err e
 	masked := compliance.Mask(in.DocType, in.DocNumber)
 	err = pg.InTx(ctx, r.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO parties (id, role, entity, jurisdiction, name_enc, doc_type, doc_enc, doc_lookup, doc_masked,
-				pii_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			id, in.Role, string(in.Entity), in.Jurisdiction, nameEnc, string(in.DocType), docEnc, lookup, masked, keyID); err != nil {
+				doc_region, pii_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), $11)`,
+			id, in.Role, string(in.Entity), in.Jurisdiction, nameEnc, string(in.DocType), docEnc, lookup, masked, compliance.Region(in.DocType, in.DocNumber), keyID); err != nil {
 			return err
 		}
 		ev, err := audit.New(ctx, "registry.party.create", []string{id.String()}, map[string]any{
@@ -185,7 +172,7 @@ func (r *Registry) scanParty(row pgx.Row, reveal bool) (Party, error) {
 	if err != nil {
 		return Party{}, fmt.Errorf("party %s name: %w", p.ID, err)
 	}
-	p.NameMasked = maskName(string(name))
+	p.NameMasked = compliance.MaskName(string(name))
 	if reveal {
 		doc, err := r.keys.Open(keyID, docEnc, "party:"+p.ID.String()+":document")
 		if err != nil {

@@ -59,10 +59,10 @@ func (s *Service) Alerts(ctx context.Context, set AlertSettings) ([]Alert, error
 			FROM campaigns k JOIN commitments c ON c.campaign_id = k.id AND c.state = 'settled'
 			WHERE k.state IN ('settled', 'fulfilled') GROUP BY k.id, k.committed
 			HAVING coalesce(sum(c.amount) FILTER (WHERE c.created_at > k.deadline - interval '1 hour'), 0) > k.committed * $1`, []any{set.LastHourShare}},
-		{"shared_identity_pledges", `SELECT c.campaign_id::text, '', format('%s new parties with documents %s pledged', count(DISTINCT p.id), left(p.doc_masked, 6))
+		{"shared_identity_pledges", `SELECT c.campaign_id::text, '', format('%s new parties with identity numbers from region %s pledged', count(DISTINCT p.id), p.doc_region)
 			FROM commitments c JOIN parties p ON p.id = c.investor_id
-			WHERE c.created_at - p.created_at < interval '7 days' AND c.state IN ('live', 'settled')
-			GROUP BY c.campaign_id, left(p.doc_masked, 6) HAVING count(DISTINCT p.id) >= $1`, []any{set.SharedAttrParties}},
+			WHERE c.created_at - p.created_at < interval '7 days' AND c.state IN ('live', 'settled') AND p.doc_region IS NOT NULL
+			GROUP BY c.campaign_id, p.doc_region HAVING count(DISTINCT p.id) >= $1`, []any{set.SharedAttrParties}},
 		{"complaint_ack_overdue", `SELECT coalesce(against_id::text, ''), complainant_id::text, format('complaint %s not acknowledged by %s', id, ack_due)
 			FROM complaints WHERE state = 'received' AND ack_due < now()`, nil},
 	}
