@@ -144,4 +144,3 @@ func checkUSCC(n string) error {
 	}
 	return nil
 }
-
