@@ -37,10 +37,12 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 	v.must(201, req{method: "POST", path: "/v1/parties/" + issuer + "/related-parties", key: issuerKey,
 		body: fmt.Sprintf(`{"related_party_id":%q,"relation":"founder's cousin"}`, cousin)})
 
+	limits := map[string]string{} // per investor, as the decision answered
 	investor := func(n int, deposit string) (string, string) {
 		p := v.party("investor", "individual", "prc_resident_id", validID(n), fmt.Sprint("投资人", n))
-		v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/qualification", key: co,
+		q := v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/qualification", key: co,
 			body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"2000000.00","risk_answers":[4,4,4,4,4],"investment_years":5,"exits":2}}`})
+		limits[p] = q.str("window_limit")
 		v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/deposits", key: op,
 			body: fmt.Sprintf(`{"amount":%q,"currency":"CNY","bank_reference":"BANK-%d"}`, deposit, n)})
 		return p, v.keyFor(auth.Investor, p)
@@ -91,6 +93,22 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 	d := v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/distributions", key: issuerKey, body: `{"amount":"10000.00","currency":"CNY","kind":"dividend"}`})
 	if len(d.Body["lines"].([]any)) == 0 {
 		t.Errorf("distribution without lines: %s", d.Raw)
+	}
+	// A US investor under Reg CF gets a limit from their income (5% of
+	// 80,000.00). The limits are stored only encrypted; the regulator's
+	// report opens them.
+	us := v.party("investor", "individual", "passport", "E12345678", "Alex Doe")
+	q := v.must(201, req{method: "POST", path: "/v1/parties/" + us + "/qualification", key: co,
+		body: `{"pack":"US-REGCF","profile":{"entity":"individual","annual_income":"80000.00","net_worth":"90000.00","risk_answers":[3,3,3,3,3]}}`})
+	if limits[us] = q.str("window_limit"); limits[us] == "" {
+		t.Fatalf("a Reg CF decision without a limit: %s", q.Raw)
+	}
+	for p, limit := range limits {
+		rep := v.must(200, req{method: "GET", path: "/v1/reports/investors/" + p, key: v.key[auth.Regulator]})
+		qs := rep.Body["qualifications"].([]any)
+		if got, _ := qs[0].(map[string]any)["window_limit"].(string); got != limit {
+			t.Errorf("investor %s: report shows window_limit %q, the decision said %q", p, got, limit)
+		}
 	}
 	v.must(201, req{method: "POST", path: "/v1/parties/" + lead + "/withdrawals", key: op, body: `{"amount":"1000.00","currency":"CNY","bank_reference":"OUT-1"}`})
 

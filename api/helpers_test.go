@@ -103,7 +103,7 @@ func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l, partyRegistry), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }}
 	for _, o := range opts {
 		o(&deps)

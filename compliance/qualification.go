@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/internal/money"
@@ -245,4 +246,14 @@ func RiskTolerance(answers []int) int {
 		return 4
 	}
 	return 5
+}
+
+// WindowLimit is the window limit of one stored decision, opened for a
+// report. Limits follow from a person's income or net worth, so they are
+// stored only inside the decision's encrypted detail.
+type WindowLimit struct {
+	Decision uuid.UUID
+	Party    uuid.UUID
+	Pack     string
+	Limit    money.Amount
 }

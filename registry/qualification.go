@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
@@ -52,18 +51,13 @@ func (r *Registry) Qualify(ctx context.Context, partyID uuid.UUID, packID string
 			return err
 		}
 		keyID, enc := r.keys.Seal(detail, "qualification:"+q.ID.String())
-		dec := func(a *money.Amount) *decimal.Decimal {
-			if a == nil {
-				return nil
-			}
-			d := a.Decimal()
-			return &d
-		}
+		// The figures (limit, minimum ticket, warning threshold) follow from
+		// income or net worth: they live only in the encrypted detail.
 		if _, err := tx.Exec(ctx, `INSERT INTO qualifications (id, party_id, pack, pack_version, decided_at, expires_at, qualified, category,
-				risk_tolerance, currency, window_limit, min_ticket, warn_above, detail_enc, pii_key_id, decided_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+				risk_tolerance, currency, detail_enc, pii_key_id, decided_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			q.ID, partyID, q.Pack, q.PackVersion, q.DecidedAt, q.ExpiresAt, q.Qualified, q.Category, q.RiskTolerance, pack.Currency.Code(),
-			dec(q.WindowLimit), dec(q.MinTicket), dec(q.WarnAbove), enc, keyID, q.DecidedBy); err != nil {
+			enc, keyID, q.DecidedBy); err != nil {
 			return err
 		}
 		ev, err := audit.New(ctx, "compliance.qualification.decide", []string{partyID.String(), q.ID.String()}, map[string]any{
@@ -161,4 +155,45 @@ func (s storedDecision) decision() (compliance.Decision, error) {
 	}
 	d.WarnAbove, err = amt(s.WarnAbove)
 	return d, err
+}
+
+// WindowLimits opens the limits of one party's decisions (party non-nil),
+// or of the newest decision per party and pack (party nil), reading in db
+// so a report sees them in its own snapshot. Decisions without a limit are
+// left out.
+func (r *Registry) WindowLimits(ctx context.Context, db pg.DBTX, party *uuid.UUID) ([]compliance.WindowLimit, error) {
+	q := `SELECT id, party_id, pack, detail_enc, pii_key_id FROM qualifications WHERE party_id = $1`
+	args := []any{party}
+	if party == nil {
+		q, args = `SELECT DISTINCT ON (party_id, pack) id, party_id, pack, detail_enc, pii_key_id FROM qualifications
+			ORDER BY party_id, pack, decided_at DESC`, nil
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("window limits: %w", err)
+	}
+	var sealed []sealedDecision
+	for rows.Next() {
+		var s sealedDecision
+		if err := rows.Scan(&s.id, &s.key.Party, &s.key.Pack, &s.enc, &s.keyID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		sealed = append(sealed, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []compliance.WindowLimit
+	for _, s := range sealed {
+		d, err := r.decision(s)
+		if err != nil {
+			return nil, err
+		}
+		if d.WindowLimit != nil {
+			out = append(out, compliance.WindowLimit{Decision: s.id, Party: s.key.Party, Pack: s.key.Pack, Limit: *d.WindowLimit})
+		}
+	}
+	return out, nil
 }

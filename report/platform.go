@@ -8,6 +8,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 // Investor summarises one investor: movements of their wallets by kind
@@ -72,7 +75,15 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 		}
 		rows.Close()
 		out["commitments"] = cms
-		rows, err = tx.Query(ctx, `SELECT q.pack, q.pack_version, q.decided_at, q.expires_at, q.qualified, q.category, q.risk_tolerance, q.currency, q.window_limit,
+		limits, err := r.limits.WindowLimits(ctx, tx, &id)
+		if err != nil {
+			return err
+		}
+		limitOf := map[uuid.UUID]money.Amount{}
+		for _, l := range limits {
+			limitOf[l.Decision] = l.Limit
+		}
+		rows, err = tx.Query(ctx, `SELECT q.id, q.pack, q.pack_version, q.decided_at, q.expires_at, q.qualified, q.category, q.risk_tolerance, q.currency,
 				(SELECT coalesce(sum(c.amount), 0) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
 				 WHERE c.investor_id = q.party_id AND k.pack = q.pack AND c.state IN ('live', 'settled') AND c.created_at > now() - interval '12 months')
 			FROM qualifications q WHERE q.party_id = $1 ORDER BY q.decided_at DESC`, id)
@@ -85,17 +96,17 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 			var decided, expires time.Time
 			var ok bool
 			var risk int
-			var limit *decimal.Decimal
+			var qid uuid.UUID
 			var used decimal.Decimal
-			if err := rows.Scan(&pack, &version, &decided, &expires, &ok, &cat, &risk, &cur, &limit, &used); err != nil {
+			if err := rows.Scan(&qid, &pack, &version, &decided, &expires, &ok, &cat, &risk, &cur, &used); err != nil {
 				rows.Close()
 				return err
 			}
 			q := map[string]any{"pack": pack, "pack_version": version, "decided_at": decided.UTC(), "expires_at": expires.UTC(), "qualified": ok,
 				"category": cat, "risk_tolerance": fmt.Sprintf("C%d", risk), "used_in_window": used.String(), "currency": cur}
-			if limit != nil {
+			if limit, ok := limitOf[qid]; ok {
 				q["window_limit"] = limit.String()
-				q["over_limit"] = used.Cmp(*limit) > 0
+				q["over_limit"] = used.Cmp(limit.Decimal()) > 0
 			}
 			quals = append(quals, q)
 		}
@@ -148,15 +159,14 @@ func (r *Reporter) Platform(ctx context.Context, from, to time.Time) (map[string
 			return err
 		}
 		out["raised"], out["refunded_or_cancelled"], out["fees"], out["investors"] = raised.String(), refunded.String(), fees.String(), investors
-		var overLimit, overCap, overCount int
+		overLimit, err := r.overLimit(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var overCap, overCount int
 		if err := tx.QueryRow(ctx, `SELECT
-				(SELECT count(*) FROM (SELECT DISTINCT ON (q.party_id, q.pack) q.party_id, q.pack, q.window_limit FROM qualifications q
-				   WHERE q.window_limit IS NOT NULL ORDER BY q.party_id, q.pack, q.decided_at DESC) q
-				 WHERE (SELECT coalesce(sum(c.amount), 0) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
-				        WHERE c.investor_id = q.party_id AND k.pack = q.pack AND c.state IN ('live', 'settled')
-				          AND c.created_at > now() - interval '12 months') > q.window_limit),
 				(SELECT count(*) FROM campaigns WHERE committed > hard_cap),
-				(SELECT count(*) FROM campaigns WHERE max_investors > 0 AND investors > max_investors)`).Scan(&overLimit, &overCap, &overCount); err != nil {
+				(SELECT count(*) FROM campaigns WHERE max_investors > 0 AND investors > max_investors)`).Scan(&overCap, &overCount); err != nil {
 			return err
 		}
 		out["exceptions"] = map[string]int{"investors_over_limit": overLimit, "campaigns_over_hard_cap": overCap, "campaigns_over_investor_cap": overCount}
@@ -166,4 +176,35 @@ func (r *Reporter) Platform(ctx context.Context, from, to time.Time) (map[string
 		return nil, err
 	}
 	return out, nil
+}
+
+// overLimit counts the investors whose live and settled commitments over
+// the last 12 months exceed the limit of their newest decision, per pack.
+// The limits are opened in Go: they are stored only encrypted.
+func (r *Reporter) overLimit(ctx context.Context, tx pgx.Tx) (int, error) {
+	limits, err := r.limits.WindowLimits(ctx, tx, nil)
+	if err != nil || len(limits) == 0 {
+		return 0, err
+	}
+	parties, packs := make([]uuid.UUID, len(limits)), make([]string, len(limits))
+	for i, l := range limits {
+		parties[i], packs[i] = l.Party, l.Pack
+	}
+	rows, err := tx.Query(ctx, `SELECT (SELECT coalesce(sum(c.amount), 0) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
+			WHERE c.investor_id = u.party AND k.pack = u.pack AND c.state IN ('live', 'settled') AND c.created_at > now() - interval '12 months')
+		FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(party, pack, n) ORDER BY u.n`, pg.UUIDs(parties), packs)
+	if err != nil {
+		return 0, err
+	}
+	used, err := pgx.CollectRows(rows, pgx.RowTo[decimal.Decimal])
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i, u := range used {
+		if u.Cmp(limits[i].Limit.Decimal()) > 0 {
+			n++
+		}
+	}
+	return n, nil
 }

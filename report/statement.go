@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -38,10 +39,19 @@ var ErrFormat = errors.New("format must be json, csv or camt053")
 type Reporter struct {
 	db     pg.Pool
 	ledger *ledger.Ledger
+	limits Limits
+}
+
+// Limits opens the investment limits that qualification decisions keep
+// encrypted (registry.Registry): the report reads them in its own snapshot.
+type Limits interface {
+	WindowLimits(ctx context.Context, db pg.DBTX, party *uuid.UUID) ([]compliance.WindowLimit, error)
 }
 
 // New returns a reporter.
-func New(db *pgxpool.Pool, l *ledger.Ledger) *Reporter { return &Reporter{db: pg.Units(db), ledger: l} }
+func New(db *pgxpool.Pool, l *ledger.Ledger, limits Limits) *Reporter {
+	return &Reporter{db: pg.Units(db), ledger: l, limits: limits}
+}
 
 // Line is one statement entry.
 type Line struct {

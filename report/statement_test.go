@@ -20,7 +20,9 @@ import (
 	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
+	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
 )
 
@@ -36,7 +38,11 @@ func newFixture(t testing.TB) *fixture {
 	db := pgtest.NewDB(t)
 	l := ledger.New(db.Pool, ledger.Options{Freezes: ledger.NoFreezes{}})
 	t.Cleanup(l.Close)
-	f := &fixture{ledger: l, rep: report.New(db.Pool, l), db: db,
+	keys, err := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ledger: l, rep: report.New(db.Pool, l, registry.New(db.Pool, keys)), db: db,
 		ctx: audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "regulator"}, "t")}
 	mk := func(code ledger.AccountCode, flags ledger.Flags) uuid.UUID {
 		a, _, err := l.CreateAccount(f.ctx, ledger.NewAccount{Currency: money.MustLookup("CNY"), Code: code, Flags: flags, IdempotencyKey: uuid.NewString(),
