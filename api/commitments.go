@@ -83,7 +83,7 @@ func (s *server) commit(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "validation_failed", "investor_id", "investor_id is required")
 	}
 	// Scope the key to the investor: two investors' keys never collide.
-	rc := receiptFor(c, renderCommitment)
+	rc := receiptFor(s, c, renderCommitment)
 	cm, err := s.Campaigns.Commit(c.Request().Context(), campaign.CommitRequest{CampaignID: id, InvestorID: investor, Shares: req.Shares,
 		Tier: req.Tier, Quantity: req.Quantity, Acknowledged: req.Acknowledged, IdempotencyKey: investor.String() + ":" + key, Receipt: rc})
 	if err != nil {

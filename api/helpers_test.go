@@ -29,6 +29,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -103,7 +104,7 @@ func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l, partyRegistry), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l, partyRegistry), Idempotency: idempotency.New(db.Pool, piiKeys), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
 		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }}
 	for _, o := range opts {
 		o(&deps)

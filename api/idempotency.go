@@ -150,12 +150,12 @@ const ctxWriterClaim = "idempotency_writer_claim"
 // receiptFor gives a group-commit writer what it needs to store the
 // command's answer, rendered by render from the command's result; nil when
 // the route is not served through a writer.
-func receiptFor[T any](c echo.Context, render func(T) (idempotency.Response, error)) *idempotency.Receipt[T] {
+func receiptFor[T any](s *server, c echo.Context, render func(T) (idempotency.Response, error)) *idempotency.Receipt[T] {
 	claim, ok := c.Get(ctxWriterClaim).(*writerClaim)
 	if !ok {
 		return nil
 	}
-	return &idempotency.Receipt[T]{Request: claim.req, Render: render}
+	return idempotency.NewReceipt(s.Idempotency, claim.req, render)
 }
 
 // answerFrom sends the answer of a command that went through a writer:

@@ -94,7 +94,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	if d.Pool != nil {
 		slots = max(1, d.Pool.Config().MaxConns/2)
 		if d.Idempotency == nil {
-			d.Idempotency = idempotency.New(d.Pool)
+			panic("api: Deps.Idempotency is required with a Pool: it seals the stored answers")
 		}
 	}
 	s := &server{Deps: d, log: d.Log, unitSlots: make(chan struct{}, slots)}

@@ -141,7 +141,7 @@ func (r transferRequest) toLedger(prefix string) (ledger.TransferRequest, error)
 }
 
 func (s *server) submit(c echo.Context, key string, ts []ledger.TransferRequest) error {
-	rc := receiptFor(c, renderEntry)
+	rc := receiptFor(s, c, renderEntry)
 	e, err := s.Ledger.SubmitAnswered(c.Request().Context(), key, ts, rc)
 	if err != nil {
 		return err

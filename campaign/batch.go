@@ -263,20 +263,9 @@ func sortedIDs(set map[uuid.UUID]bool) []uuid.UUID {
 
 // queueReceipts queues the clients' answers of the accepted commitments.
 func queueReceipts(b *pgx.Batch, acc []accepted) error {
-	var keys []idempotency.Request
-	var answers []idempotency.Response
-	for _, a := range acc {
-		rc := a.job.in.Receipt
-		if rc == nil {
-			continue
-		}
-		resp, err := rc.Render(a.job.out)
-		if err != nil {
-			return fmt.Errorf("render the answer for %s: %w", a.job.in.IdempotencyKey, err)
-		}
-		keys, answers = append(keys, rc.Request), append(answers, resp)
-		rc.Stored, rc.Answer = true, resp
+	receipts, results := make([]*idempotency.Receipt[Commitment], len(acc)), make([]Commitment, len(acc))
+	for i, a := range acc {
+		receipts[i], results[i] = a.job.in.Receipt, a.job.out
 	}
-	idempotency.QueueSave(b, keys, answers)
-	return nil
+	return idempotency.QueueAnswers(b, receipts, results)
 }

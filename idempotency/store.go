@@ -52,11 +52,35 @@ func Hash(parts ...[]byte) [32]byte {
 
 // Store keeps the keys.
 type Store struct {
-	db *pgxpool.Pool
+	db     *pgxpool.Pool
+	sealer Sealer
 }
 
-// New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{db: pool} }
+// Sealer encrypts the stored answers (pii.Keyring does): an answer can
+// carry what a command decided about a person (a qualification's figures,
+// which follow from income), so no answer is stored in the clear.
+type Sealer interface {
+	Seal(plaintext []byte, context string) (keyID string, sealed []byte)
+	Open(keyID string, sealed []byte, context string) ([]byte, error)
+}
+
+// New returns a store on pool whose answers sealer encrypts.
+func New(pool *pgxpool.Pool, sealer Sealer) *Store { return &Store{db: pool, sealer: sealer} }
+
+// sealed is an answer's body as stored.
+type sealed struct {
+	keyID string
+	body  []byte
+}
+
+// bodyContext binds a sealed body to its key: a body moved to another row
+// does not open.
+func bodyContext(req Request) string { return "idempotency:" + req.Scope + "\n" + req.Key }
+
+func (s *Store) seal(req Request, resp Response) sealed {
+	keyID, body := s.sealer.Seal(resp.Body, bodyContext(req))
+	return sealed{keyID: keyID, body: body}
+}
 
 // Do runs fn once per (scope, key). fn gets a context carrying the
 // transaction (pg.WithTx), in which every pg.InTx of the domain runs, and
@@ -75,7 +99,7 @@ func (s *Store) Do(ctx context.Context, req Request, fn func(ctx context.Context
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, req.Scope+"\n"+req.Key); err != nil {
 				return fmt.Errorf("claim idempotency key: %w", err)
 			}
-			stored, found, err := lookup(ctx, tx, req)
+			stored, found, err := s.lookup(ctx, tx, req)
 			if err != nil || found {
 				resp, replayed = stored, found
 				return err
@@ -87,7 +111,7 @@ func (s *Store) Do(ctx context.Context, req Request, fn func(ctx context.Context
 			if !resp.storable() {
 				return errNotStored
 			}
-			return insert(ctx, tx, req, resp)
+			return s.insert(ctx, tx, req, resp)
 		})
 	})
 	if errors.Is(err, errNotStored) {
@@ -105,7 +129,7 @@ var errNotStored = errors.New("response not stored")
 // Lookup returns the stored response for a command that goes through a
 // group-commit writer, if there is one.
 func (s *Store) Lookup(ctx context.Context, req Request) (Response, bool, error) {
-	return lookup(ctx, s.db, req)
+	return s.lookup(ctx, s.db, req)
 }
 
 // Save stores the response of a command whose effect carried the key
@@ -115,16 +139,17 @@ func (s *Store) Save(ctx context.Context, req Request, resp Response) (Response,
 	if !resp.storable() {
 		return resp, false, nil
 	}
-	tag, err := s.db.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7) ON CONFLICT (scope, key) DO NOTHING`,
-		req.Scope, req.Key, req.Hash[:], resp.Status, resp.ContentType, resp.Location, resp.Body)
+	sb := s.seal(req, resp)
+	tag, err := s.db.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body, pii_key_id)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8) ON CONFLICT (scope, key) DO NOTHING`,
+		req.Scope, req.Key, req.Hash[:], resp.Status, resp.ContentType, resp.Location, sb.body, sb.keyID)
 	if err != nil {
 		return Response{}, false, fmt.Errorf("save idempotent response: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
 		return resp, false, nil
 	}
-	stored, found, err := lookup(ctx, s.db, req)
+	stored, found, err := s.lookup(ctx, s.db, req)
 	if err != nil {
 		return Response{}, false, err
 	}
@@ -138,14 +163,15 @@ type queryRower interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func lookup(ctx context.Context, q queryRower, req Request) (Response, bool, error) {
+func (s *Store) lookup(ctx context.Context, q queryRower, req Request) (Response, bool, error) {
 	var (
 		hash     []byte
 		resp     Response
 		location *string
+		keyID    *string
 	)
-	err := q.QueryRow(ctx, `SELECT request_hash, status, content_type, location, body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
-		req.Scope, req.Key).Scan(&hash, &resp.Status, &resp.ContentType, &location, &resp.Body)
+	err := q.QueryRow(ctx, `SELECT request_hash, status, content_type, location, body, pii_key_id FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+		req.Scope, req.Key).Scan(&hash, &resp.Status, &resp.ContentType, &location, &resp.Body, &keyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Response{}, false, nil
 	}
@@ -158,13 +184,19 @@ func lookup(ctx context.Context, q queryRower, req Request) (Response, bool, err
 	if location != nil {
 		resp.Location = *location
 	}
+	if keyID != nil { // answers stored before they were sealed (migration 023) are read as they are
+		if resp.Body, err = s.sealer.Open(*keyID, resp.Body, bodyContext(req)); err != nil {
+			return Response{}, false, fmt.Errorf("open the stored answer of idempotency key %q: %w", req.Key, err)
+		}
+	}
 	return resp, true, nil
 }
 
-func insert(ctx context.Context, tx pgx.Tx, req Request, resp Response) error {
-	_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)`,
-		req.Scope, req.Key, req.Hash[:], resp.Status, resp.ContentType, resp.Location, resp.Body)
+func (s *Store) insert(ctx context.Context, tx pgx.Tx, req Request, resp Response) error {
+	sb := s.seal(req, resp)
+	_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body, pii_key_id)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8)`,
+		req.Scope, req.Key, req.Hash[:], resp.Status, resp.ContentType, resp.Location, sb.body, sb.keyID)
 	if err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)
 	}
@@ -191,17 +223,59 @@ func (s *Store) Purge(ctx context.Context, keep time.Duration, now time.Time) (i
 
 // Receipt is how a command served by a group-commit writer stores its
 // answer in the writer's own transaction: the writer renders the answer
-// from the command's result (Render) once the result is known and queues it
-// (QueueSave) with the command's writes, so the effect and the answer commit
-// together, and one batch commit covers a batch's answers.
+// from the command's result once the result is known and queues it
+// (QueueAnswers) with the command's writes, so the effect and the answer
+// commit together, and one batch commit covers a batch's answers.
 type Receipt[T any] struct {
 	Request Request
-	Render  func(T) (Response, error)
+	render  func(T) (Response, error)
+	store   *Store
 	// Stored is set by the writer once the answer is queued with the
 	// effect, and Answer to that answer; both are read after the writer has
 	// handed back the result.
 	Stored bool
 	Answer Response
+}
+
+// NewReceipt is the receipt of the command req, whose answer render makes
+// from its result, stored (sealed) in s.
+func NewReceipt[T any](s *Store, req Request, render func(T) (Response, error)) *Receipt[T] {
+	return &Receipt[T]{Request: req, render: render, store: s}
+}
+
+// QueueAnswers renders the answers of the receipts (nil ones are skipped)
+// from their commands' results and queues their insert into b, sealed. A key
+// already stored (a copy of the command answered first) keeps its first
+// answer.
+func QueueAnswers[T any](b *pgx.Batch, receipts []*Receipt[T], results []T) error {
+	var (
+		scopes, keys, types, locations, keyIDs []string
+		hashes, bodies                         [][]byte
+		statuses                               []int16
+	)
+	for i, rc := range receipts {
+		if rc == nil {
+			continue
+		}
+		resp, err := rc.render(results[i])
+		if err != nil {
+			return fmt.Errorf("render the answer for %s: %w", rc.Request.Key, err)
+		}
+		rc.Stored, rc.Answer = true, resp
+		sb := rc.store.seal(rc.Request, resp)
+		scopes, keys, hashes = append(scopes, rc.Request.Scope), append(keys, rc.Request.Key), append(hashes, rc.Request.Hash[:])
+		statuses, types, locations = append(statuses, int16(resp.Status)), append(types, resp.ContentType), append(locations, resp.Location)
+		bodies, keyIDs = append(bodies, sb.body), append(keyIDs, sb.keyID)
+	}
+	if len(scopes) == 0 {
+		return nil
+	}
+	b.Queue(`INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body, pii_key_id)
+		SELECT u.scope, u.key, u.hash, u.status, u.ctype, NULLIF(u.loc, ''), u.body, u.kid
+		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int2[], $5::text[], $6::text[], $7::bytea[], $8::text[])
+			AS u(scope, key, hash, status, ctype, loc, body, kid)
+		ON CONFLICT (scope, key) DO NOTHING`, scopes, keys, hashes, statuses, types, locations, bodies, keyIDs)
+	return nil
 }
 
 // QueueCheck queues, into b, the look-up of keys a writer's batch is about
@@ -244,24 +318,4 @@ func (req Request) Matches(stored map[[2]string][]byte) (found bool, err error) 
 		return true, ErrConflict
 	}
 	return true, nil
-}
-
-// QueueSave queues the insert of answers into b. A key already stored (a
-// copy of the command answered first) keeps its first answer.
-func QueueSave(b *pgx.Batch, reqs []Request, resps []Response) {
-	if len(reqs) == 0 {
-		return
-	}
-	scopes, keys := make([]string, len(reqs)), make([]string, len(reqs))
-	hashes, bodies := make([][]byte, len(reqs)), make([][]byte, len(reqs))
-	statuses := make([]int16, len(reqs))
-	types, locations := make([]string, len(reqs)), make([]string, len(reqs))
-	for i, r := range reqs {
-		scopes[i], keys[i], hashes[i] = r.Scope, r.Key, r.Hash[:]
-		statuses[i], types[i], locations[i], bodies[i] = int16(resps[i].Status), resps[i].ContentType, resps[i].Location, resps[i].Body
-	}
-	b.Queue(`INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, location, body)
-		SELECT u.scope, u.key, u.hash, u.status, u.ctype, NULLIF(u.loc, ''), u.body
-		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int2[], $5::text[], $6::text[], $7::bytea[]) AS u(scope, key, hash, status, ctype, loc, body)
-		ON CONFLICT (scope, key) DO NOTHING`, scopes, keys, hashes, statuses, types, locations, bodies)
 }

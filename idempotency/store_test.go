@@ -13,6 +13,7 @@ import (
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
+	"github.com/crowdledger/crowdledger/internal/pii"
 )
 
 // TestDo covers the store's contract with a real side effect (a row the
@@ -26,7 +27,7 @@ func TestDo(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE effects (n int)`); err != nil {
 		t.Fatal(err)
 	}
-	s := idempotency.New(db.Pool)
+	s := idempotency.New(db.Pool, sealer(t))
 	effects := func() int {
 		var n int
 		db.Pool.QueryRow(ctx, `SELECT count(*) FROM effects`).Scan(&n)
@@ -105,7 +106,7 @@ func TestSave(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	s := idempotency.New(db.Pool)
+	s := idempotency.New(db.Pool, sealer(t))
 	req := idempotency.Request{Scope: "party:x", Key: "c1", Hash: idempotency.Hash([]byte("a"))}
 	if _, found, err := s.Lookup(ctx, req); err != nil || found {
 		t.Fatalf("lookup before: %v %v", found, err)
@@ -129,7 +130,7 @@ func TestPurge(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	s := idempotency.New(db.Pool)
+	s := idempotency.New(db.Pool, sealer(t))
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	keep := 30 * 24 * time.Hour
 	for i, age := range []time.Duration{0, keep - time.Second, keep, keep + time.Second, 400 * 24 * time.Hour} {
@@ -146,5 +147,53 @@ func TestPurge(t *testing.T) {
 	db.Pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&left)
 	if left != 3 {
 		t.Errorf("%d keys left, want 3", left)
+	}
+}
+
+func sealer(t testing.TB) *pii.Keyring {
+	k, err := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestAnswersAreSealed: a stored answer is not in the table's bytes, opens
+// for its own key only, and answers stored before sealing (no key id)
+// still replay.
+func TestAnswersAreSealed(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	s := idempotency.New(db.Pool, sealer(t))
+	req := idempotency.Request{Scope: "party:p", Key: "k", Hash: idempotency.Hash([]byte("POST /x"), []byte(`{}`))}
+	secret := []byte(`{"window_limit":"4000.00","reasons":[{"figure":"80000.00"}]}`)
+	if _, _, err := s.Save(ctx, req, idempotency.Response{Status: 201, ContentType: "application/json", Body: secret}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	db.Pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE strpos(body, '80000.00'::bytea) > 0 OR pii_key_id IS NULL`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d answers stored in the clear", n)
+	}
+	got, found, err := s.Lookup(ctx, req)
+	if err != nil || !found || string(got.Body) != string(secret) {
+		t.Fatalf("lookup: %q %v %v", got.Body, found, err)
+	}
+	// A body moved to another key's row does not open.
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body, pii_key_id)
+		SELECT scope, 'other', request_hash, status, content_type, body, pii_key_id FROM idempotency_keys WHERE key = 'k'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Lookup(ctx, idempotency.Request{Scope: "party:p", Key: "other", Hash: req.Hash}); err == nil {
+		t.Error("a sealed answer opened under another key")
+	}
+	// An answer from before sealing replays as stored.
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body)
+		VALUES ('party:p', 'old', $1, 200, 'application/json', '{"old":true}')`, req.Hash[:]); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.Lookup(ctx, idempotency.Request{Scope: "party:p", Key: "old", Hash: req.Hash}); err != nil || string(got.Body) != `{"old":true}` {
+		t.Errorf("old answer: %q %v", got.Body, err)
 	}
 }

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,19 +114,9 @@ func queueWrites(b *pgx.Batch, reqs []*request, out []row, accts map[uuid.UUID]*
 
 // queueReceipts stores the answers of the new entries' commands with them.
 func queueReceipts(b *pgx.Batch, reqs []*request) error {
-	var keys []idempotency.Request
-	var answers []idempotency.Response
-	for _, r := range reqs {
-		if r.receipt == nil {
-			continue
-		}
-		resp, err := r.receipt.Render(r.entry)
-		if err != nil {
-			return fmt.Errorf("render the answer for %s: %w", r.key, err)
-		}
-		keys, answers = append(keys, r.receipt.Request), append(answers, resp)
-		r.receipt.Stored, r.receipt.Answer = true, resp
+	receipts, results := make([]*idempotency.Receipt[Entry], len(reqs)), make([]Entry, len(reqs))
+	for i, r := range reqs {
+		receipts[i], results[i] = r.receipt, r.entry
 	}
-	idempotency.QueueSave(b, keys, answers)
-	return nil
+	return idempotency.QueueAnswers(b, receipts, results)
 }

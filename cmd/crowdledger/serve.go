@@ -89,7 +89,7 @@ func serve(ctx context.Context, cfg config) error {
 	keyStore.CacheTTL = cfg.AuthCacheTTL
 	campaigns := campaign.New(pool, lg, reg)
 	campaigns.StartBatching(cfg.LedgerMaxBatch)
-	keysStore := idempotency.New(pool)
+	keysStore := idempotency.New(pool, keys)
 	e, _ := api.New(api.Deps{Idempotency: keysStore,
 		RateLimit: api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
 		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg, reg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes, ExportTimeout: cfg.ExportTimeout,
