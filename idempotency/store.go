@@ -62,6 +62,8 @@ type Store struct {
 type Sealer interface {
 	Seal(plaintext []byte, context string) (keyID string, sealed []byte)
 	Open(keyID string, sealed []byte, context string) ([]byte, error)
+	Has(keyID string) bool
+	CurrentKeyID() string
 }
 
 // New returns a store on pool whose answers sealer encrypts.

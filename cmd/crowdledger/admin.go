@@ -13,11 +13,13 @@ import (
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/migrations"
+	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/supervision"
 )
 
@@ -41,6 +43,22 @@ func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
 func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "pii" {
 		// Two lines, as PII_KEYS_FILE expects: the encryption key ring and the lookup key.
+		if len(args) > 1 && args[1] == "--rotate" {
+			// The configured ring with a new key in front; the lookup key
+			// never changes (stored documents are found by it).
+			if cfg.PIIKeys == "" || cfg.PIILookupKey == "" {
+				return fmt.Errorf("keys pii --rotate: set PII_KEYS and PII_LOOKUP_KEY (or PII_KEYS_FILE) to the ring in use")
+			}
+			ring, err := pii.Rotated(cfg.PIIKeys)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s\n%s\n", ring, cfg.PIILookupKey)
+			return nil
+		}
+		if len(args) > 1 {
+			return fmt.Errorf("usage: keys pii [--rotate]")
+		}
 		fmt.Fprintf(stdout, "k1:%s\n%s\n", pii.NewKey(), pii.NewKey())
 		return nil
 	}
@@ -239,5 +257,46 @@ func exportCheck(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
 	fmt.Fprintf(stdout, "%s: whole, %d rows\n", args[0], rows)
+	return nil
+}
+
+// piiCmd re-encrypts stored personal data under the key ring's newest key
+// after `keys pii --rotate`: page by page, resumable, beside a running
+// service. When it reports nothing left, older keys may leave the ring.
+func piiCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pii reencrypt", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	batch := fs.Int("batch", 500, "rows per transaction")
+	if len(args) == 0 || args[0] != "reencrypt" {
+		return fmt.Errorf("usage: pii reencrypt [--batch 500]")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	keys, err := pii.ParseKeyring(cfg.PIIKeys, cfg.PIILookupKey)
+	if err != nil {
+		return err
+	}
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ctx = audit.WithActor(ctx, audit.System("pii-reencrypt"), "")
+	reg, answers := registry.New(pool, keys), idempotency.New(pool, keys)
+	var total int
+	for _, step := range []func(context.Context, int) (int, error){reg.Reseal, answers.Reseal} {
+		for {
+			n, err := step(ctx, *batch)
+			total += n
+			if err != nil {
+				return fmt.Errorf("after %d rows: %w (run it again to resume)", total, err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "re-encrypted %d values under key %s; nothing is sealed under another key now\n", total, keys.CurrentKeyID())
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/crowdledger/crowdledger/audit"
 )
 
 // config is read from the environment, with defaults, and validated before
@@ -42,6 +44,9 @@ type config struct {
 	// IdempotencyRetention is how long a command's Idempotency-Key and
 	// stored response are kept; never less than minIdempotencyRetention.
 	IdempotencyRetention time.Duration
+	// RetiredAuditKeys are the public keys of earlier audit signing keys,
+	// so checkpoints they signed still verify after a rotation.
+	RetiredAuditKeys []audit.PublicKey
 	// ExportTimeout bounds one streamed export (statements, campaign
 	// reports, the audit trail) instead of the server's WriteTimeout.
 	ExportTimeout time.Duration
@@ -134,6 +139,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.AuditSigningKey = string(b)
 	}
+	retired := getenv("AUDIT_RETIRED_PUBLIC_KEYS")
+	if f := getenv("AUDIT_RETIRED_PUBLIC_KEYS_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_RETIRED_PUBLIC_KEYS_FILE: %w", err))
+		}
+		retired += "," + strings.ReplaceAll(string(b), "\n", ",")
+	}
+	for _, k := range strings.Split(retired, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		pub, err := audit.ParsePublicKey(k)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_RETIRED_PUBLIC_KEYS: %q: %w", k, err))
+			continue
+		}
+		c.RetiredAuditKeys = append(c.RetiredAuditKeys, pub)
+	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
 	}
@@ -149,7 +173,7 @@ func (c config) fields() []zap.Field {
 		zap.Int("ledger_writers", c.LedgerWriters), zap.Int("ledger_max_batch", c.LedgerMaxBatch),
 		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout), zap.Duration("export_timeout", c.ExportTimeout),
 		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Bool("pii_keys_set", c.PIIKeys != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
-		zap.Duration("idempotency_retention", c.IdempotencyRetention),
+		zap.Duration("idempotency_retention", c.IdempotencyRetention), zap.Int("audit_retired_public_keys", len(c.RetiredAuditKeys)),
 	}
 }
 

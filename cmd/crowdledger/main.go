@@ -31,7 +31,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | export-check FILE | demo | bench`)
+var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | pii reencrypt | export-check FILE | demo | bench`)
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return check(ctx, cfg, stdout)
 	case "audit":
 		return auditCmd(ctx, cfg, args[2:], stdout)
+	case "pii":
+		return piiCmd(ctx, cfg, args[2:], stdout)
 	case "export-check":
 		return exportCheck(args[2:], stdout)
 	case "demo":

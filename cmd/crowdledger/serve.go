@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg config) error {
 	if err != nil {
 		return fmt.Errorf("%w (set PII_KEYS and PII_LOOKUP_KEY, or PII_KEYS_FILE; `crowdledger keys pii` makes them)", err)
 	}
-	trail := audit.NewTrail(pool, signer)
+	trail := audit.NewTrail(pool, signer, cfg.RetiredAuditKeys...)
 	trail.CheckpointEvery = cfg.CheckpointEvery
 
 	promReg := prometheus.NewRegistry()
@@ -90,6 +90,14 @@ func serve(ctx context.Context, cfg config) error {
 	campaigns := campaign.New(pool, lg, reg)
 	campaigns.StartBatching(cfg.LedgerMaxBatch)
 	keysStore := idempotency.New(pool, keys)
+	// A ring that cannot open what is stored stops the service here, with
+	// the reason, rather than as 500s on every read later.
+	if err := reg.CheckKeys(ctx); err != nil {
+		return err
+	}
+	if err := keysStore.CheckKeys(ctx); err != nil {
+		return err
+	}
 	e, _ := api.New(api.Deps{Idempotency: keysStore,
 		RateLimit: api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
 		Ledger:    lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg, reg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes, ExportTimeout: cfg.ExportTimeout,

@@ -13,6 +13,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -98,3 +100,35 @@ func (k *Keyring) Lookup(docType, number string) []byte {
 
 // CurrentKeyID is the id new ciphertexts are sealed under.
 func (k *Keyring) CurrentKeyID() string { return k.current }
+
+// Has reports whether the ring holds a key of that id.
+func (k *Keyring) Has(id string) bool { _, ok := k.aeads[id]; return ok }
+
+// IDs lists the ring's key ids, the current one first.
+func (k *Keyring) IDs() []string {
+	out := []string{k.current}
+	for id := range k.aeads {
+		if id != k.current {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out[1:])
+	return out
+}
+
+// Rotated is a ring (as PII_KEYS spells it) with a new random key in
+// front, under the next free id ("k2" after "k1"), the old keys kept so
+// what they sealed still opens until it is re-encrypted.
+func Rotated(keys string) (string, error) {
+	if _, err := ParseKeyring(keys, NewKey()); err != nil {
+		return "", err
+	}
+	next := 1
+	for _, part := range strings.Split(keys, ",") {
+		id, _, _ := strings.Cut(strings.TrimSpace(part), ":")
+		if n, err := strconv.Atoi(strings.TrimPrefix(id, "k")); err == nil && strings.HasPrefix(id, "k") && n >= next {
+			next = n + 1
+		}
+	}
+	return fmt.Sprintf("k%d:%s,%s", next, NewKey(), strings.TrimSpace(keys)), nil
+}

@@ -3,6 +3,7 @@ package pii
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,23 @@ func TestSealOpenRotateAndLookup(t *testing.T) {
 		if _, err := ParseKeyring(bad, lookup); err == nil {
 			t.Errorf("ParseKeyring(%q) accepted", bad)
 		}
+	}
+}
+
+func TestRotated(t *testing.T) {
+	ring := "k1:" + NewKey()
+	next, err := Rotated(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ParseKeyring(next, NewKey())
+	if err != nil || k.CurrentKeyID() != "k2" || !k.Has("k1") || len(k.IDs()) != 2 {
+		t.Fatalf("rotated ring %q: %v", next, err)
+	}
+	if again, _ := Rotated(next); !strings.HasPrefix(again, "k3:") {
+		t.Errorf("second rotation: %q", again)
+	}
+	if _, err := Rotated("garbage"); err == nil {
+		t.Error("rotated a ring that does not parse")
 	}
 }
