@@ -207,7 +207,29 @@ func (s *server) getCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if !mayView(principal(c), cp) {
+		return campaign.ErrNotFound // as if it did not exist: a draft's existence is not public either
+	}
 	return c.JSON(http.StatusOK, toCampaign(cp))
+}
+
+// mayView decides who sees a campaign. Platform staff and regulators see
+// every campaign; an issuer sees its own in every state; anyone else sees
+// a campaign only once compliance approved it. Drafts, campaigns under
+// review and rejected ones (with the reasons) stay between the issuer and
+// the platform.
+func mayView(p auth.Principal, cp campaign.Campaign) bool {
+	switch {
+	case !p.Role.Scoped():
+		return true
+	case p.Role == auth.Issuer && p.Subject == cp.IssuerID.String():
+		return true
+	}
+	switch cp.State {
+	case campaign.Draft, campaign.Submitted, campaign.Rejected:
+		return false
+	}
+	return true
 }
 
 type submitRequest struct {

@@ -139,3 +139,40 @@ func TestNobodyGrantsThemselves(t *testing.T) {
 		v.must(200, req{method: "POST", path: "/v1/campaigns/" + id + "/approve", key: bob})
 	}
 }
+
+// TestCampaignVisibility: a draft, a campaign under review and a rejected
+// one (with its reasons) are seen by their issuer and the platform only;
+// once approved, by every role.
+func TestCampaignVisibility(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	issuer := v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "可见性发行人")
+	other := v.party("issuer", "institution", "other", "REG-OTHER-1", "别家发行人")
+	mine, theirs := v.keyFor(auth.Issuer, issuer), v.keyFor(auth.Issuer, other)
+	now := *v.clock.Load()
+	c := v.must(201, req{method: "POST", path: "/v1/campaigns", key: mine, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015",
+		"currency":"CNY","title":"草稿","risk_level":1,"target":"1000.00","hard_cap":"1000.00","fee_rate":"0.05",
+		"tiers":[{"id":"t","title":"t","price":"10.00"}],"starts_at":%q,"deadline":%q}`,
+		issuer, now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339))})
+	path := "/v1/campaigns/" + c.str("id")
+	sees := func(stage string, want map[string]bool) {
+		t.Helper()
+		for who, key := range map[string]string{"issuer": mine, "another issuer": theirs, "investor": v.key[auth.Investor],
+			"operator": v.key[auth.Operator], "compliance": v.key[auth.Compliance], "regulator": v.key[auth.Regulator]} {
+			got := v.do(req{method: "GET", path: path, key: key})
+			if (got.Status == 200) != want[who] || (got.Status != 200 && got.Status != 404) {
+				t.Errorf("%s: %s got %d, want visible %v", stage, who, got.Status, want[who])
+			}
+		}
+	}
+	private := map[string]bool{"issuer": true, "operator": true, "compliance": true, "regulator": true}
+	sees("draft", private)
+	submit := `{"disclosures":[{"title":"产品说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`
+	v.must(200, req{method: "POST", path: path + "/submit", key: mine, body: submit})
+	sees("submitted", private)
+	v.must(200, req{method: "POST", path: path + "/reject", key: v.key[auth.Compliance], body: `{"reason":"资质不全"}`})
+	sees("rejected", private)
+	v.must(200, req{method: "POST", path: path + "/submit", key: mine, body: submit})
+	v.must(200, req{method: "POST", path: path + "/approve", key: v.key[auth.Compliance]})
+	sees("live", map[string]bool{"issuer": true, "another issuer": true, "investor": true, "operator": true, "compliance": true, "regulator": true})
+}
