@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/api"
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 // TestBadInput sends every kind of bad request, grouped by the status it
@@ -289,6 +291,57 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Regulator]}); r.Status != 404 {
 		t.Errorf("another key limited too: %d", r.Status)
+	}
+}
+
+// countingKeys counts the look-ups that reach the key store.
+type countingKeys struct {
+	*auth.Store
+	lookups atomic.Int32
+}
+
+func (k *countingKeys) Authenticate(ctx context.Context, token string) (auth.Principal, error) {
+	k.lookups.Add(1)
+	return k.Store.Authenticate(ctx, token)
+}
+
+// TestRateLimitWithoutAKey: an address whose keys keep failing is held to
+// its budget before any look-up (each unknown key costs a query), while a
+// key known in memory from the same address goes on working; the public
+// routes are limited per address too.
+func TestRateLimitWithoutAKey(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	v.keys.CacheTTL = time.Minute
+	keys := &countingKeys{Store: v.keys}
+	e, _ := api.New(api.Deps{Ledger: v.ledger, Keys: keys, Supervision: supervision.New(v.db.Pool), AnonRateLimit: api.RateLimit{RPS: 0.5, Burst: 3}})
+	v.e = e
+	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Operator]}); r.Status != 404 {
+		t.Fatalf("a good key: %d", r.Status)
+	}
+	got := map[int]int{}
+	for i := range 10 {
+		bogus := fmt.Sprintf("cl_%032x_%064x", i, i)
+		r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: bogus})
+		got[r.Status]++
+		if r.Status == 429 && r.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if got[401] != 3 || got[429] != 7 || keys.lookups.Load() != 4 {
+		t.Errorf("statuses %v and %d look-ups, want 3 refused, 7 limited, 4 look-ups (one for the good key)", got, keys.lookups.Load())
+	}
+	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Operator]}); r.Status != 404 {
+		t.Errorf("a known key from the same address: %d", r.Status)
+	}
+	limited := 0
+	for range 5 {
+		if r := v.do(req{method: "GET", path: "/v1/public/spot-checks/00000000-0000-4000-8000-000000000000"}); r.Status == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Error("the public route is not limited per address")
 	}
 }
 

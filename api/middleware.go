@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
@@ -91,7 +93,20 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || token == "" {
 			return auth.ErrUnauthenticated
 		}
-		p, err := s.Keys.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+		token = strings.TrimSpace(token)
+		// Every key not known in memory costs a query; an address whose
+		// keys keep failing is held to its budget before the query.
+		var bucket *rate.Limiter
+		if s.anon != nil && !s.Keys.Known(token) {
+			bucket = s.anon.get(c.RealIP())
+			if bucket.Tokens() < 1 {
+				return tooMany(c, time.Duration(float64(time.Second)/s.AnonRateLimit.RPS), "with keys that failed from this address")
+			}
+		}
+		p, err := s.Keys.Authenticate(c.Request().Context(), token)
+		if errors.Is(err, auth.ErrUnauthenticated) && bucket != nil {
+			take(bucket)
+		}
 		if err != nil {
 			return err
 		}

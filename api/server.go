@@ -15,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
@@ -36,6 +35,9 @@ func OpenAPI() []byte { return openAPIDoc }
 // Authenticator resolves bearer tokens (auth.Store in production).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (auth.Principal, error)
+	// Known reports, without a query, whether the token was recently
+	// authenticated here (a request with it then skips the address limit).
+	Known(token string) bool
 }
 
 // Deps are what the API needs from the rest of the service.
@@ -55,6 +57,10 @@ type Deps struct {
 	Ready        func(ctx context.Context) error // nil: always ready
 	MaxBodyBytes int64
 	RateLimit    RateLimit // per key; zero RPS: unlimited
+	// AnonRateLimit is the budget per client address for what carries no
+	// valid key: public routes and failed authentications (each of which
+	// costs a database query). Zero RPS: unlimited.
+	AnonRateLimit RateLimit
 	// ExportTimeout is how long one streamed export may take to write,
 	// in place of the HTTP server's WriteTimeout (zero: 10 minutes).
 	ExportTimeout time.Duration
@@ -64,7 +70,8 @@ type server struct {
 	Deps
 	log    *zap.Logger
 	routes []Route
-	limits *limiters
+	limits *limiters[uuid.UUID]
+	anon   *limiters[string]
 	// unitSlots bounds the commands running in their own unit of work: each
 	// holds a connection for its whole run and may need a second for a read
 	// outside it, so at most half the pool is held that way and the rest
@@ -98,10 +105,12 @@ func New(d Deps) (*echo.Echo, []Route) {
 		}
 	}
 	s := &server{Deps: d, log: d.Log, unitSlots: make(chan struct{}, slots)}
-	if d.RateLimit.RPS > 0 {
-		s.limits = &limiters{cfg: d.RateLimit, m: map[uuid.UUID]*rate.Limiter{}}
-	}
+	s.limits, s.anon = newLimiters[uuid.UUID](d.RateLimit), newLimiters[string](d.AnonRateLimit)
 	e := echo.New()
+	// The client's address is the connection's: a header such as
+	// X-Forwarded-For is the client's to forge, and would let one client
+	// spread its requests over any number of addresses.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
@@ -186,7 +195,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/spot-checks", regs, s.commitSpotCheck)
 	s.route(e, http.MethodPost, "/v1/spot-checks/:id/draw", regs, s.drawSpotCheck)
 	s.route(e, http.MethodPost, "/v1/spot-checks/:id/publish", regs, s.publishSpotCheck)
-	e.GET("/v1/public/spot-checks/:id", s.publicSpotCheck)
+	e.GET("/v1/public/spot-checks/:id", s.publicSpotCheck, s.anonLimit)
 	s.route(e, http.MethodPost, "/v1/complaints", []auth.Role{auth.Investor, auth.Operator, auth.Compliance}, s.fileComplaint)
 	s.route(e, http.MethodPost, "/v1/complaints/:id/transition", []auth.Role{auth.Compliance, auth.Operator}, s.moveComplaint)
 	s.route(e, http.MethodGet, "/v1/complaints", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator, auth.Investor}, s.listComplaints)

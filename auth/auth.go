@@ -145,21 +145,10 @@ func create(ctx context.Context, tx pgx.Tx, role Role, subject, name string, exp
 // the same ErrUnauthenticated, so a caller learns nothing about which part
 // was wrong; the secret is compared in constant time.
 func (s *Store) Authenticate(ctx context.Context, token string) (Principal, error) {
-	rest, ok := strings.CutPrefix(token, prefix)
+	id, sum, ok := parseToken(token)
 	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
-	idHex, secretHex, ok := strings.Cut(rest, "_")
-	if !ok || len(idHex) != 32 || len(secretHex) != 64 {
-		return Principal{}, ErrUnauthenticated
-	}
-	idBytes, err1 := hex.DecodeString(idHex)
-	secret, err2 := hex.DecodeString(secretHex)
-	if err1 != nil || err2 != nil {
-		return Principal{}, ErrUnauthenticated
-	}
-	id, _ := uuid.FromBytes(idBytes)
-	sum := sha256.Sum256(secret)
 	if s.CacheTTL > 0 {
 		s.mu.Lock()
 		c, ok := s.cache[id]
@@ -194,6 +183,42 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 		s.mu.Unlock()
 	}
 	return p, nil
+}
+
+// Known reports whether token is in the memory cache, valid and unexpired,
+// without a query.
+func (s *Store) Known(token string) bool {
+	if s.CacheTTL <= 0 {
+		return false
+	}
+	id, sum, ok := parseToken(token)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	c, ok := s.cache[id]
+	s.mu.Unlock()
+	now := time.Now()
+	return ok && now.Before(c.until) && (c.expires == nil || now.Before(*c.expires)) && subtle.ConstantTimeCompare(sum[:], c.hash[:]) == 1
+}
+
+// parseToken splits a token into its key id and the hash of its secret.
+func parseToken(token string) (uuid.UUID, [32]byte, bool) {
+	rest, ok := strings.CutPrefix(token, prefix)
+	if !ok {
+		return uuid.Nil, [32]byte{}, false
+	}
+	idHex, secretHex, ok := strings.Cut(rest, "_")
+	if !ok || len(idHex) != 32 || len(secretHex) != 64 {
+		return uuid.Nil, [32]byte{}, false
+	}
+	idBytes, err1 := hex.DecodeString(idHex)
+	secret, err2 := hex.DecodeString(secretHex)
+	if err1 != nil || err2 != nil {
+		return uuid.Nil, [32]byte{}, false
+	}
+	id, _ := uuid.FromBytes(idBytes)
+	return id, sha256.Sum256(secret), true
 }
 
 // Revoke ends a key; it keeps working for no request that starts afterwards.

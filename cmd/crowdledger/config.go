@@ -39,6 +39,10 @@ type config struct {
 	// RateRPS and RateBurst bound each API key's requests (0: unlimited).
 	RateRPS   int64
 	RateBurst int64
+	// AnonRPS and AnonBurst bound each client address's requests without a
+	// valid key: public routes and failed authentications (0: unlimited).
+	AnonRPS   int64
+	AnonBurst int64
 	// AuthCacheTTL keeps authenticated keys in memory (0: query every request).
 	AuthCacheTTL time.Duration
 	// IdempotencyRetention is how long a command's Idempotency-Key and
@@ -61,7 +65,7 @@ const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crowdledger?sslmo
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
-		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AuthCacheTTL: 2 * time.Second,
+		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AnonRPS: 20, AnonBurst: 100, AuthCacheTTL: 2 * time.Second,
 		IdempotencyRetention: minIdempotencyRetention, ExportTimeout: 10 * time.Minute}
 	var errs []error
 	str := func(name string, dst *string) {
@@ -121,6 +125,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	str("AUDIT_SIGNING_KEY", &c.AuditSigningKey)
 	num("RATE_LIMIT_RPS", 0, 1_000_000, func(n int64) { c.RateRPS = n })
 	num("RATE_LIMIT_BURST", 1, 10_000_000, func(n int64) { c.RateBurst = n })
+	num("ANON_RATE_LIMIT_RPS", 0, 1_000_000, func(n int64) { c.AnonRPS = n })
+	num("ANON_RATE_LIMIT_BURST", 1, 10_000_000, func(n int64) { c.AnonBurst = n })
 	str("PII_KEYS", &c.PIIKeys)
 	str("PII_LOOKUP_KEY", &c.PIILookupKey)
 	if f := getenv("PII_KEYS_FILE"); f != "" && c.PIIKeys == "" {
