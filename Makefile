@@ -25,15 +25,16 @@ run: build
 	  export PII_KEYS_FILE=$$PWD/.secrets/pii.keys; \
 	fi; \
 	DATABASE_URL="$$url" $(BIN) migrate; \
+	app_url="$${SERVICE_DATABASE_URL:-$$(echo "$$url" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1crowdledger_app@#')}"; \
 	echo; \
-	echo "crowdledger is starting on $${LISTEN_ADDR:-:8080} against $$url"; \
+	echo "crowdledger is starting on $${LISTEN_ADDR:-:8080} against $$app_url (the service role; migrations and keys use $$url)"; \
 	echo "Create an operator key (in another terminal):"; \
 	echo "  DATABASE_URL='$$url' $(BIN) keys create --role operator --subject me --name me"; \
 	echo "Then open an account:"; \
 	echo "  curl -s localhost:8080/v1/accounts -H \"Authorization: Bearer \$$KEY\" -H 'Idempotency-Key: first' \\"; \
 	echo "       -H 'Content-Type: application/json' -d '{\"currency\":\"CNY\",\"code\":\"custody_bank\"}'"; \
 	echo; \
-	DATABASE_URL="$$url" exec $(BIN) serve
+	DATABASE_URL="$$app_url" exec $(BIN) serve
 
 lint:
 	@out=$$(gofmt -l .); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

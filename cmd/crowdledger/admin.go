@@ -37,6 +37,13 @@ func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "database at schema version %d\n", v)
+	if cfg.AppRole == "" {
+		return nil
+	}
+	if err := migrations.GrantServiceRole(ctx, conn, cfg.AppRole, cfg.AppPassword); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "service role %s granted what serve needs and no more: run serve with it in DATABASE_URL\n", cfg.AppRole)
 	return nil
 }
 

@@ -5,27 +5,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
+	"github.com/crowdledger/crowdledger/migrations"
 )
 
 // realBinary is the crowdledger binary built for a test, with the
 // environment of one service instance on a migrated database and an
 // operator key: what the crash and restart tests start, kill and query.
 type realBinary struct {
-	t    *testing.T
-	path string
-	env  []string
-	base string // the service's URL once it serves
-	key  string // an operator key
-	co   string // a compliance key, held by another person
+	t     *testing.T
+	path  string
+	env   []string
+	base  string // the service's URL once it serves
+	key   string // an operator key
+	co    string // a compliance key, held by another person
+	dbURL string
 }
 
 func buildBinary(t *testing.T, dbURL string, extraEnv ...string) *realBinary {
 	t.Helper()
-	b := &realBinary{t: t, path: filepath.Join(t.TempDir(), "crowdledger")}
+	b := &realBinary{t: t, path: filepath.Join(t.TempDir(), "crowdledger"), dbURL: dbURL}
 	if out, err := exec.Command("go", "build", "-o", b.path, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -57,7 +61,8 @@ func (b *realBinary) run(args ...string) string {
 func (b *realBinary) serve() *exec.Cmd {
 	b.t.Helper()
 	srv := exec.Command(b.path, "serve")
-	srv.Env = b.env
+	// serve runs as the service role, as `make run` runs it.
+	srv.Env = append(slices.Clone(b.env), "DATABASE_URL="+pgtest.AsRole(b.dbURL, migrations.DefaultServiceRole))
 	if err := srv.Start(); err != nil {
 		b.t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/migrations"
 )
 
 // config is read from the environment, with defaults, and validated before
@@ -51,6 +52,9 @@ type config struct {
 	// RetiredAuditKeys are the public keys of earlier audit signing keys,
 	// so checkpoints they signed still verify after a rotation.
 	RetiredAuditKeys []audit.PublicKey
+	// AppRole is the role `migrate` grants what serve needs ("" with
+	// APP_DB_ROLE=-: none); AppPassword, when set, becomes its password.
+	AppRole, AppPassword string
 	// ExportTimeout bounds one streamed export (statements, campaign
 	// reports, the audit trail) instead of the server's WriteTimeout.
 	ExportTimeout time.Duration
@@ -98,6 +102,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		*dst = d
 	}
 	str("DATABASE_URL", &c.DatabaseURL)
+	c.AppRole = migrations.DefaultServiceRole
+	str("APP_DB_ROLE", &c.AppRole)
+	if c.AppRole == "-" {
+		c.AppRole = ""
+	}
+	str("APP_DB_PASSWORD", &c.AppPassword)
 	str("LISTEN_ADDR", &c.ListenAddr)
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
@@ -89,7 +91,7 @@ func TestServeLifecycle(t *testing.T) {
 
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, getenv, &out) }()
+	go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, asService(getenv, db.AppURL), &out) }()
 	base := "http://" + addr
 	for i := 0; ; i++ {
 		if r, err := http.Get(base + "/readyz"); err == nil && r.StatusCode == 200 {
@@ -229,7 +231,9 @@ func TestDemo(t *testing.T) {
 	co := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, getenv, io.Discard) }()
+	go func() {
+		done <- run(srvCtx, []string{"crowdledger", "serve"}, asService(getenv, db.AppURL), io.Discard)
+	}()
 	defer func() { stop(); <-done }()
 	for i := 0; ; i++ {
 		if r, err := http.Get("http://" + addr + "/readyz"); err == nil && r.StatusCode == 200 {
@@ -269,5 +273,35 @@ func TestDockerContextLeavesSecretsOut(t *testing.T) {
 		if !ignored[want] {
 			t.Errorf(".dockerignore does not leave out %s", want)
 		}
+	}
+}
+
+// asService is getenv with DATABASE_URL the service role's: serve runs as
+// crowdledger_app in the tests, as `make run` runs it, so a grant the
+// service lacks fails them; the administrative commands keep the owner's.
+func asService(getenv func(string) string, appURL string) func(string) string {
+	return func(k string) string {
+		if k == "DATABASE_URL" {
+			return appURL
+		}
+		return getenv(k)
+	}
+}
+
+// TestOverPrivilegedWarning: serve warns when it runs as a superuser or a
+// table owner, and says nothing as the service role.
+func TestOverPrivilegedWarning(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	if w, err := overPrivileged(ctx, db.Pool); err != nil || !strings.Contains(w, "crowdledger_app") {
+		t.Errorf("as the owner: %q, %v", w, err)
+	}
+	app, err := pgx.Connect(ctx, db.AppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	if w, err := overPrivileged(ctx, app); err != nil || w != "" {
+		t.Errorf("as the service role: %q, %v", w, err)
 	}
 }

@@ -64,7 +64,9 @@ func TestKeyRotation(t *testing.T) {
 		t.Helper()
 		srvCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- run(srvCtx, []string{"crowdledger", "serve"}, getenv, &bytes.Buffer{}) }()
+		go func() {
+			done <- run(srvCtx, []string{"crowdledger", "serve"}, asService(getenv, db.AppURL), &bytes.Buffer{})
+		}()
 		for i := 0; ; i++ {
 			if r, err := http.Get(d.base + "/readyz"); err == nil && r.StatusCode == 200 {
 				r.Body.Close()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -63,6 +64,11 @@ func serve(ctx context.Context, cfg config) error {
 		return fmt.Errorf("read schema version (is the database up?): %w", err)
 	} else if v != migrations.Latest() {
 		return fmt.Errorf("database schema is at version %d, this build needs %d: run `crowdledger migrate`", v, migrations.Latest())
+	}
+	if warning, err := overPrivileged(ctx, pool); err != nil {
+		return err
+	} else if warning != "" {
+		log.Warn(warning)
 	}
 
 	if cfg.AuditSigningKey == "" {
@@ -226,3 +232,27 @@ func runScheduler(ctx context.Context, s *campaign.Service, log *zap.Logger) {
 
 // getenvDebug is the DEBUG_ADDR for pprof ("" disables it).
 func getenvDebug() string { return os.Getenv("DEBUG_ADDR") }
+
+// overPrivileged says why the database user serve runs as has more power
+// than the service needs ("" when it has not): a superuser or a table owner
+// can drop the triggers that keep the ledger and the audit trail
+// append-only. `crowdledger migrate` grants crowdledger_app just enough.
+func overPrivileged(ctx context.Context, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (string, error) {
+	var (
+		user        string
+		super, owns bool
+	)
+	err := db.QueryRow(ctx, `SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+		EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user)`).Scan(&user, &super, &owns)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("read the database user's privileges: %w", err)
+	case super:
+		return fmt.Sprintf("serve runs as %s, a superuser: it could drop the append-only triggers; connect as the role migrate grants (%s)", user, migrations.DefaultServiceRole), nil
+	case owns:
+		return fmt.Sprintf("serve runs as %s, which owns the tables: it could drop the append-only triggers; connect as the role migrate grants (%s)", user, migrations.DefaultServiceRole), nil
+	}
+	return "", nil
+}

@@ -24,6 +24,9 @@ import (
 type DB struct {
 	Pool *pgxpool.Pool
 	URL  string
+	// AppURL connects to the same database as the service's own role, with
+	// only the grants `crowdledger migrate` gives it.
+	AppURL string
 }
 
 var (
@@ -90,13 +93,16 @@ func NewDB(t testing.TB) *DB {
 			t.Logf("pgtest drop %s: %v", name, err)
 		}
 	})
-	return &DB{Pool: pool, URL: dbURL}
+	return &DB{Pool: pool, URL: dbURL, AppURL: AsRole(dbURL, migrations.DefaultServiceRole)}
 }
 
 // ensureTemplate builds the template for the current migrations once per
 // fingerprint; an advisory lock keeps parallel test binaries from racing.
 func ensureTemplate(ctx context.Context, admin string) (string, error) {
-	name := "crowdledger_tpl_" + migrations.Fingerprint()
+	// templateRev changes with what the template holds beyond the
+	// migrations (the service role's grants).
+	const templateRev = "r2"
+	name := "crowdledger_tpl_" + migrations.Fingerprint() + templateRev
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		return "", err
@@ -125,6 +131,10 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 		tc.Close(ctx)
 		return "", err
 	}
+	if err := migrations.GrantServiceRole(ctx, tc, migrations.DefaultServiceRole, ""); err != nil {
+		tc.Close(ctx)
+		return "", err
+	}
 	tc.Close(ctx)
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %q IS_TEMPLATE true`, name)); err != nil {
 		return "", err
@@ -145,4 +155,15 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// AsRole is raw with its user replaced by role (and no password: the test
+// server trusts local connections).
+func AsRole(raw, role string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: bad url: %v", err))
+	}
+	u.User = url.User(role)
+	return u.String()
 }
