@@ -45,10 +45,13 @@ test: lint tools
 	@set -e; url=$$(scripts/db.sh postgres); \
 	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test -race -count=1 $(PKGS)
 
-# xmllint (Debian's libxml2-utils) validates camt.053 statements in the tests.
+# xmllint (Debian's libxml2-utils) validates camt.053 statements in the
+# tests; promtool (Debian's prometheus) checks the example alerting rules.
 tools:
-	@command -v xmllint >/dev/null || { sudo=""; [[ $$(id -u) -ne 0 ]] && sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq libxml2-utils; }
+	@missing=""; command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [[ -n "$$missing" ]]; then sudo=""; [[ $$(id -u) -ne 0 ]] && sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # Benchmarks: the ledger's group-commit writer, then pgbench for scale.
 # GOGC/GOMEMLIMIT as `crowdledger serve` sets them (cmd/crowdledger/gc.go).

@@ -72,6 +72,15 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 		return v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: key, body: fmt.Sprintf(`{"shares":%d}`, shares)})
 	}
 	leadC := commit(leadKey, 2000)
+	// An investor nobody qualified is refused, and the refusal is counted by rule.
+	unq := v.party("investor", "individual", "prc_resident_id", validID(99), "未评估")
+	v.must(201, req{method: "POST", path: "/v1/parties/" + unq + "/deposits", key: op, body: `{"amount":"50000.00","currency":"CNY","bank_reference":"BANK-UNQ"}`})
+	if r := v.do(req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: v.keyFor(auth.Investor, unq), body: `{"shares":100}`}); r.Status != 422 || r.str("code") != "compliance_refused" {
+		t.Errorf("unqualified investor: %d %s", r.Status, r.Raw)
+	}
+	if m := v.do(req{method: "GET", path: "/metrics"}); !strings.Contains(string(m.Raw), `crowdledger_compliance_refusals_total{rule="`) {
+		t.Error("/metrics does not count the refusal by rule")
+	}
 	f1C := commit(f1Key, 5000)
 	f2C := commit(f2Key, 1000)
 	f3C := commit(f3Key, 3000)

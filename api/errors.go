@@ -239,12 +239,11 @@ func (s *server) handleError(err error, c echo.Context) {
 	p.Title = http.StatusText(p.Status)
 	p.Instance = c.Request().URL.Path
 	p.RequestID = requestID(c)
-	log := logger(c, s.log)
 	if p.Status >= 500 {
-		log.Error("request failed", zap.Error(err), zap.Int("status", p.Status))
-	} else {
-		log.Debug("request rejected", zap.String("code", p.Code), zap.String("field", p.Field))
+		logger(c, s.log).Error("request failed", zap.Error(err), zap.Int("status", p.Status))
 	}
+	s.Metrics.refused(err)
+	c.Set(ctxProblem, p) // the request's log line names the code and field
 	if p.Status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "1")
 	}

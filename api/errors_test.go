@@ -249,7 +249,11 @@ func TestServiceEndpoints(t *testing.T) {
 		// The transfer and its replay (every test's successful POST is retried once).
 		`crowdledger_http_requests_total{method="POST",route="/v1/transfers",status="201"} 2`,
 		`crowdledger_idempotent_replays_total 3`, // two accounts and the transfer
-		`crowdledger_ledger_transfers_posted_total 1`,
+		`crowdledger_ledger_transfers_committed_total{kind="posted"} 1`,
+		`crowdledger_group_commit_batch_size_bucket{writer="ledger"`,
+		`crowdledger_group_commit_wait_seconds_count{writer="ledger"}`,
+		`crowdledger_audit_unchained_events`,
+		`crowdledger_audit_chain_lag_seconds`,
 		`crowdledger_http_request_duration_seconds_bucket`,
 	} {
 		if !strings.Contains(string(m.Raw), want) {
@@ -261,6 +265,18 @@ func TestServiceEndpoints(t *testing.T) {
 		if e.ContextMap()["request_id"] == "" {
 			t.Errorf("log line without request id: %v", e.ContextMap())
 		}
+	}
+	// A refused request's line names the problem's code and field, and the
+	// object it concerned.
+	v.do(req{method: "GET", path: "/v1/accounts/" + w + "/balance?as_of=yesterday", key: v.key[auth.Operator]})
+	var named bool
+	for _, e := range v.logs.FilterMessage("request").All() {
+		if f := e.ContextMap(); f["route"] == "/v1/accounts/:id/balance" {
+			named = f["status"] == int64(400) && f["code"] == "invalid_parameter" && f["field"] == "as_of" && f["object_id"] == w
+		}
+	}
+	if !named {
+		t.Error("the 4xx request line lacks its problem code, field or object id")
 	}
 	for _, e := range v.logs.All() {
 		for _, tok := range v.key {

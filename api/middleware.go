@@ -23,6 +23,7 @@ const (
 	ctxRequestID = "request_id"
 	ctxLogger    = "logger"
 	ctxPrincipal = "principal"
+	ctxProblem   = "problem"
 )
 
 func newRequestID() string {
@@ -64,6 +65,15 @@ func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if p, ok := c.Get(ctxPrincipal).(auth.Principal); ok {
 			fields = append(fields, zap.String("key_id", p.KeyID.String()), zap.String("role", string(p.Role)))
+		}
+		if id := c.Param("id"); id != "" { // the object the request concerns
+			fields = append(fields, zap.String("object_id", id))
+		}
+		if p, ok := c.Get(ctxProblem).(Problem); ok {
+			fields = append(fields, zap.String("code", p.Code))
+			if p.Field != "" {
+				fields = append(fields, zap.String("field", p.Field))
+			}
 		}
 		l.Info("request", fields...)
 		return nil

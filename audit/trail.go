@@ -450,3 +450,36 @@ func VerifyExport(r io.Reader, keys []PublicKey) (Report, error) {
 	}
 	return rep, nil
 }
+
+// LagStatus is how far the chain trails the events: for an operator's
+// alerts (events waiting long means the chainer is stuck; an old
+// checkpoint means nothing is being signed).
+type LagStatus struct {
+	Unchained       int64
+	OldestUnchained time.Time
+	LastCheckpoint  time.Time
+}
+
+// Lag reads the chain's lag, with the same index probes the chainer uses.
+func (t *Trail) Lag(ctx context.Context) (LagStatus, error) {
+	var (
+		st     LagStatus
+		oldest *time.Time
+		last   *time.Time
+	)
+	err := t.db.QueryRow(ctx, `SELECT count(*), min(e.occurred_at),
+			(SELECT max(signed_at) FROM audit_checkpoints)
+		FROM audit_events e
+		WHERE e.xid >= coalesce((SELECT round_xmin FROM audit_chain ORDER BY pos DESC LIMIT 1), 0)
+		  AND (SELECT true FROM audit_chain c WHERE c.event_seq = e.seq) IS NULL`).Scan(&st.Unchained, &oldest, &last)
+	if err != nil {
+		return st, fmt.Errorf("audit chain lag: %w", err)
+	}
+	if oldest != nil {
+		st.OldestUnchained = *oldest
+	}
+	if last != nil {
+		st.LastCheckpoint = *last
+	}
+	return st, nil
+}

@@ -44,7 +44,11 @@ type commitJob struct {
 // maxBatch commitments in one transaction. Call StopBatching to stop it.
 // Without it every commitment runs as a batch of its own.
 func (s *Service) StartBatching(maxBatch int) {
-	s.batch = batch.New(maxBatch, batchWriters, s.processBatch)
+	var opts []batch.Option
+	if s.OnBatch != nil {
+		opts = append(opts, batch.Observe(s.OnBatch))
+	}
+	s.batch = batch.New(maxBatch, batchWriters, s.processBatch, opts...)
 }
 
 // StopBatching stops the batch writer after the commitments already queued.

@@ -94,7 +94,10 @@ type Service struct {
 	db     pg.Pool
 	ledger *ledger.Ledger
 	reg    *registry.Registry
-	batch  *batch.Batcher[*commitJob]
+	// OnBatch, if set before StartBatching, is called with each commitment
+	// batch's size and how long its oldest commitment waited (for metrics).
+	OnBatch func(size int, waited time.Duration)
+	batch   *batch.Batcher[*commitJob]
 	// shapeCache holds what never changes about a campaign (shape), by id.
 	shapeCache sync.Map
 	// walletCache holds parties' wallet accounts by walletKey.

@@ -150,17 +150,42 @@ func (s *Service) platformAccountTx(ctx context.Context, tx pgx.Tx, code ledger.
 	return id, err
 }
 
-// Tick is one scheduler round: approved campaigns whose start has come go
-// live, live campaigns past their deadline (or at their hard cap) close.
-// Due campaigns are claimed with SKIP LOCKED, so any number of processes
-// can tick at once and each campaign closes once.
-func (s *Service) Tick(ctx context.Context) (opened, closed int, err error) {
+// TickReport is what one round of the scheduler did, campaign by campaign.
+type TickReport struct {
+	Opened   []uuid.UUID
+	Settled  []uuid.UUID
+	Refunded []uuid.UUID
+	// Failed holds the campaigns whose opening or close failed this round,
+	// with why; the next round tries them again. One failing campaign does
+	// not hold up the others.
+	Failed map[uuid.UUID]error
+}
+
+// Closed is how many campaigns the round closed.
+func (r TickReport) Closed() int { return len(r.Settled) + len(r.Refunded) }
+
+func (r *TickReport) fail(id uuid.UUID, err error) {
+	if r.Failed == nil {
+		r.Failed = map[uuid.UUID]error{}
+	}
+	r.Failed[id] = err
+}
+
+// Tick is one round of the scheduler: it opens approved campaigns whose
+// start has come, supervises reconfirmations and blacklists, and closes
+// live campaigns past their deadline or at their hard cap, settling or
+// refunding each in its own transaction. A campaign that fails is
+// reported and skipped; err is only for a round that could not look.
+func (s *Service) Tick(ctx context.Context) (TickReport, error) {
 	ctx = audit.WithActor(ctx, audit.System("campaign-scheduler"), "")
 	now := s.Now()
+	var rep TickReport
+	skip := []uuid.UUID{} // failed this round: not picked again
 	for {
 		var id uuid.UUID
 		err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-			err := tx.QueryRow(ctx, `SELECT id FROM campaigns WHERE state = 'approved' AND starts_at <= $1 LIMIT 1 FOR UPDATE SKIP LOCKED`, now).Scan(&id)
+			err := tx.QueryRow(ctx, `SELECT id FROM campaigns WHERE state = 'approved' AND starts_at <= $1 AND id <> ALL($2)
+				LIMIT 1 FOR UPDATE SKIP LOCKED`, now, skip).Scan(&id)
 			if err != nil {
 				return err
 			}
@@ -174,59 +199,75 @@ func (s *Service) Tick(ctx context.Context) (opened, closed int, err error) {
 			break
 		}
 		if err != nil {
-			return opened, closed, err
+			if id == uuid.Nil || ctx.Err() != nil {
+				return rep, err
+			}
+			rep.fail(id, err)
+			skip = append(skip, id)
+			continue
 		}
-		opened++
+		rep.Opened = append(rep.Opened, id)
 	}
 	if err := s.supervise(ctx); err != nil {
-		return opened, closed, err
+		return rep, err
 	}
-	// Make sure fee accounts exist before settling (created outside the settling transaction).
 	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap) ORDER BY deadline LIMIT 100`, now)
 	if err != nil {
-		return opened, closed, err
+		return rep, err
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return opened, closed, err
+		return rep, err
 	}
 	for _, id := range ids {
-		c, err := s.Get(ctx, id)
-		if err != nil {
-			return opened, closed, err
-		}
-		if _, err := s.platformAccount(ctx, ledger.CodePlatformFeeRevenue, c.Target.Currency()); err != nil {
-			return opened, closed, err
-		}
-		// A concurrent scheduler may be closing it: skip it if it is locked.
-		var got bool
-		err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-			var lockedID uuid.UUID
-			err := tx.QueryRow(ctx, `SELECT id FROM campaigns WHERE id = $1 AND state = 'live' FOR UPDATE SKIP LOCKED`, id).Scan(&lockedID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			got = true
-			c, err := s.get(ctx, tx, id, false)
-			if err != nil {
-				return err
-			}
-			if c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0) {
-				return s.settle(ctx, tx, &c)
-			}
-			return s.refund(ctx, tx, &c)
-		})
-		if err != nil {
-			return opened, closed, err
-		}
-		if got {
-			closed++
+		settled, done, err := s.close(ctx, id)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return rep, err
+		case err != nil:
+			rep.fail(id, err)
+		case done && settled:
+			rep.Settled = append(rep.Settled, id)
+		case done:
+			rep.Refunded = append(rep.Refunded, id)
 		}
 	}
-	return opened, closed, nil
+	return rep, nil
+}
+
+// close settles or refunds one live campaign in its own transaction; done
+// is false when another scheduler holds it.
+func (s *Service) close(ctx context.Context, id uuid.UUID) (settled, done bool, err error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return false, false, err
+	}
+	// Fee accounts exist before settling (created outside the settling transaction).
+	if _, err := s.platformAccount(ctx, ledger.CodePlatformFeeRevenue, c.Target.Currency()); err != nil {
+		return false, false, err
+	}
+	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		done, settled = false, false
+		var lockedID uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id FROM campaigns WHERE id = $1 AND state = 'live' FOR UPDATE SKIP LOCKED`, id).Scan(&lockedID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // another scheduler is closing it, or has
+		}
+		if err != nil {
+			return err
+		}
+		done = true
+		c, err := s.get(ctx, tx, id, false)
+		if err != nil {
+			return err
+		}
+		if c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0) {
+			settled = true
+			return s.settle(ctx, tx, &c)
+		}
+		return s.refund(ctx, tx, &c)
+	})
+	return settled, done, err
 }
 
 // Holder is one line of an equity campaign's cap table.

@@ -44,7 +44,7 @@ func TestMaterialChangeNeedsReconfirmation(t *testing.T) {
 		t.Fatalf("cancelled before the deadline: %s", still.State)
 	}
 	w.advance(2 * time.Minute)
-	if _, _, err := w.svc.Tick(ctx); err != nil {
+	if _, err := w.svc.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if gone, _ := w.svc.Commitment(ctx, cb.ID, uuid.Nil); gone.State != "cancelled" {
@@ -140,7 +140,7 @@ func TestBlacklistedIssuerCannotStayLive(t *testing.T) {
 	if _, err := w.reg.AddListEntry(w.complianceCtx, registry.NewListEntry{List: registry.Black, PartyID: iss, Reason: "虚假宣传", Authority: "市场监督管理局"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.svc.Tick(ctx); err != nil {
+	if _, err := w.svc.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := w.svc.Get(ctx, c.ID)

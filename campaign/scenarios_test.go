@@ -86,9 +86,9 @@ func TestRewardCampaignFailsAndRefunds(t *testing.T) {
 		}
 	}
 	w.advance(31 * 24 * time.Hour)
-	opened, closed, err := w.svc.Tick(context.Background())
-	if err != nil || closed != 1 || opened != 0 {
-		t.Fatalf("tick: %d %d %v", opened, closed, err)
+	rep, err := w.svc.Tick(context.Background())
+	if err != nil || rep.Closed() != 1 || len(rep.Opened) != 0 || len(rep.Refunded) != 1 || rep.Refunded[0] != c.ID {
+		t.Fatalf("tick: %+v %v", rep, err)
 	}
 	got, _ := w.svc.Get(context.Background(), c.ID)
 	if got.State != campaign.Refunded {
@@ -248,7 +248,9 @@ func TestTwoSchedulersCloseOnce(t *testing.T) {
 		wg.Add(1)
 		go func(i int, s *campaign.Service) {
 			defer wg.Done()
-			_, closed[i], errs[i] = s.Tick(context.Background())
+			var rep campaign.TickReport
+			rep, errs[i] = s.Tick(context.Background())
+			closed[i] = rep.Closed()
 		}(i, s)
 	}
 	wg.Wait()

@@ -28,8 +28,11 @@ type Options struct {
 	// MaxBatch caps the requests grouped into one transaction (default 256).
 	MaxBatch int
 	// OnCommit, if set, is called after each committed batch with the number
-	// of entries and transfers written (for metrics).
-	OnCommit func(entries, transfers int)
+	// of entries and of transfers by kind written (for metrics).
+	OnCommit func(entries int, transfers map[Kind]int)
+	// OnBatch, if set, is called with each writer batch's size and how long
+	// its oldest request waited (for metrics).
+	OnBatch func(size int, waited time.Duration)
 	// Freezes says which accounts freeze orders cover (required: a ledger
 	// that silently ignored freeze orders would let frozen money leave;
 	// NoFreezes where none can apply).
@@ -59,7 +62,11 @@ func New(pool *pgxpool.Pool, opts Options) *Ledger {
 		opts.MaxBatch = 256
 	}
 	l := &Ledger{db: pg.Units(pool), opts: opts}
-	l.writer = batch.New(opts.MaxBatch, opts.Writers, l.process)
+	var bopts []batch.Option
+	if opts.OnBatch != nil {
+		bopts = append(bopts, batch.Observe(opts.OnBatch))
+	}
+	l.writer = batch.New(opts.MaxBatch, opts.Writers, l.process, bopts...)
 	return l
 }
 
@@ -198,11 +205,13 @@ func (l *Ledger) commit(reqs []*request) error {
 		return translate(err)
 	}
 	if l.opts.OnCommit != nil {
-		e, t := 0, 0
+		e, t := 0, map[Kind]int{}
 		for _, r := range reqs {
 			if r.err == nil && !r.entry.Replayed {
 				e++
-				t += len(r.entry.Transfers)
+				for _, tr := range r.entry.Transfers {
+					t[tr.Kind]++
+				}
 			}
 		}
 		l.opts.OnCommit(e, t)

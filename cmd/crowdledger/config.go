@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -139,6 +142,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	num("ANON_RATE_LIMIT_BURST", 1, 10_000_000, func(n int64) { c.AnonBurst = n })
 	str("PII_KEYS", &c.PIIKeys)
 	str("PII_LOOKUP_KEY", &c.PIILookupKey)
+	// A secret comes from the environment or a file, never both: which
+	// would win is a guess nobody should have to make.
+	for _, name := range []string{"AUDIT_SIGNING_KEY", "PII_KEYS", "AUDIT_RETIRED_PUBLIC_KEYS"} {
+		if getenv(name) != "" && getenv(name+"_FILE") != "" {
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
+		}
+	}
+	if getenv("PII_LOOKUP_KEY") != "" && getenv("PII_KEYS_FILE") != "" {
+		errs = append(errs, errors.New("PII_LOOKUP_KEY and PII_KEYS_FILE are both set: the file holds the lookup key on its second line"))
+	}
 	if f := getenv("PII_KEYS_FILE"); f != "" && c.PIIKeys == "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -174,8 +187,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.RetiredAuditKeys = append(c.RetiredAuditKeys, pub)
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
+	// A URL or a key=value connection string, as libpq and pgx take them.
+	if _, err := pgx.ParseConfig(c.DatabaseURL); err != nil || strings.HasPrefix(c.DatabaseURL, "mysql:") {
+		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL or a key=value connection string (host=... dbname=...)"))
+	}
+	if host, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		errs = append(errs, fmt.Errorf("LISTEN_ADDR=%q: want host:port or :port", c.ListenAddr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.ContainsAny(host, "/ ") {
+		errs = append(errs, fmt.Errorf("LISTEN_ADDR=%q: want host:port or :port with a port from 0 to 65535", c.ListenAddr))
 	}
 	return c, errors.Join(errs...)
 }
@@ -193,10 +212,16 @@ func (c config) fields() []zap.Field {
 	}
 }
 
+// redactURL hides the password of a URL or of a key=value connection string.
 func redactURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		return passwordKV.ReplaceAllString(raw, "${1}xxxxx")
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable)"
 	}
 	return u.Redacted()
 }
+
+var passwordKV = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)

@@ -14,19 +14,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "crowdledger:", err)
+		fatal(os.Stderr, err)
 		os.Exit(1)
 	}
 }
@@ -63,4 +65,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		return errUsage
 	}
+}
+
+// fatal writes the error that stops the process as one JSON line, like
+// every other line the service logs, so a log pipeline does not drop it.
+func fatal(w io.Writer, err error) {
+	line, _ := json.Marshal(map[string]string{"level": "fatal", "time": time.Now().UTC().Format(time.RFC3339Nano), "msg": "crowdledger stopped", "error": err.Error()})
+	fmt.Fprintf(w, "%s\n", line)
 }

@@ -37,6 +37,12 @@ func TestLoadConfig(t *testing.T) {
 		{"bad conns", map[string]string{"DB_MAX_CONNS": "0"}, false},
 		{"bad duration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, false},
 		{"not postgres", map[string]string{"DATABASE_URL": "mysql://x"}, false},
+		{"key=value connection string", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=5432 user=crowdledger_app password=secret dbname=crowdledger sslmode=disable"}, true},
+		{"listen address without a port", map[string]string{"LISTEN_ADDR": "garbage"}, false},
+		{"listen address with a bad port", map[string]string{"LISTEN_ADDR": ":99999"}, false},
+		{"listen address on one host", map[string]string{"LISTEN_ADDR": "127.0.0.1:8080"}, true},
+		{"signing key twice", map[string]string{"AUDIT_SIGNING_KEY": "x", "AUDIT_SIGNING_KEY_FILE": "/nonexistent"}, false},
+		{"pii keys twice", map[string]string{"PII_KEYS": "k1:x", "PII_KEYS_FILE": "/nonexistent"}, false},
 		{"idempotency retention", map[string]string{"IDEMPOTENCY_RETENTION": "2160h"}, true},
 		{"idempotency retention under 30 days", map[string]string{"IDEMPOTENCY_RETENTION": "719h"}, false},
 	}

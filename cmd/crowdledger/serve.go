@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on DEBUG_ADDR
 	"os"
@@ -49,6 +50,19 @@ func newLogger(cfg config) *zap.Logger {
 // down in order: stop accepting and finish in-flight requests, let the
 // ledger's writers drain, close the pool.
 func serve(ctx context.Context, cfg config) error {
+	// Every setting is checked before the first log line: a process that
+	// cannot serve says so once, and says nothing about listening.
+	if cfg.AuditSigningKey == "" {
+		return errors.New("AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) is required: `crowdledger audit keygen` makes one")
+	}
+	signer, err := audit.ParseSigner(cfg.AuditSigningKey)
+	if err != nil {
+		return err
+	}
+	keys, err := pii.ParseKeyring(cfg.PIIKeys, cfg.PIILookupKey)
+	if err != nil {
+		return fmt.Errorf("%w (set PII_KEYS and PII_LOOKUP_KEY, or PII_KEYS_FILE; `crowdledger keys pii` makes them)", err)
+	}
 	log := newLogger(cfg)
 	defer log.Sync() //nolint:errcheck
 	log.Info("starting", cfg.fields()...)
@@ -71,29 +85,21 @@ func serve(ctx context.Context, cfg config) error {
 		log.Warn(warning)
 	}
 
-	if cfg.AuditSigningKey == "" {
-		return errors.New("AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) is required: `crowdledger audit keygen` makes one")
-	}
-	signer, err := audit.ParseSigner(cfg.AuditSigningKey)
-	if err != nil {
-		return err
-	}
-	keys, err := pii.ParseKeyring(cfg.PIIKeys, cfg.PIILookupKey)
-	if err != nil {
-		return fmt.Errorf("%w (set PII_KEYS and PII_LOOKUP_KEY, or PII_KEYS_FILE; `crowdledger keys pii` makes them)", err)
-	}
 	trail := audit.NewTrail(pool, signer, cfg.RetiredAuditKeys...)
 	trail.CheckpointEvery = cfg.CheckpointEvery
 
 	promReg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(promReg)
 	api.RegisterPool(promReg, pool)
+	metrics.RegisterAudit(trail)
 	supervisor := supervision.New(pool)
-	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted, Freezes: supervisor})
+	lg := ledger.New(pool, ledger.Options{Writers: cfg.LedgerWriters, MaxBatch: cfg.LedgerMaxBatch, OnCommit: metrics.LedgerCommitted,
+		OnBatch: metrics.Batch("ledger"), Freezes: supervisor})
 	reg := registry.New(pool, keys)
 	keyStore := auth.NewStore(pool)
 	keyStore.CacheTTL = cfg.AuthCacheTTL
 	campaigns := campaign.New(pool, lg, reg)
+	campaigns.OnBatch = metrics.Batch("commitments")
 	campaigns.StartBatching(cfg.LedgerMaxBatch)
 	keysStore := idempotency.New(pool, keys)
 	// A ring that cannot open what is stored stops the service here, with
@@ -126,13 +132,19 @@ func serve(ctx context.Context, cfg config) error {
 	// several processes at once (see the functions' comments).
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Go(func() { repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { sweepPending(ctx, lg, log) }) })
 	bg.Go(func() {
-		repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { runScheduler(ctx, campaigns, log) })
+		repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { sweepPending(ctx, lg, log, metrics) })
 	})
-	bg.Go(func() { repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { linkAudit(ctx, trail, log) }) })
 	bg.Go(func() {
-		repeat(bgCtx, time.Hour, func(ctx context.Context) { purgeIdempotencyKeys(ctx, keysStore, cfg.IdempotencyRetention, log) })
+		repeat(bgCtx, cfg.SweepInterval, func(ctx context.Context) { runScheduler(ctx, campaigns, log, metrics) })
+	})
+	bg.Go(func() {
+		repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { linkAudit(ctx, trail, log, metrics) })
+	})
+	bg.Go(func() {
+		repeat(bgCtx, time.Hour, func(ctx context.Context) {
+			purgeIdempotencyKeys(ctx, keysStore, cfg.IdempotencyRetention, log, metrics)
+		})
 	})
 	stopBackgroundWork := func() {
 		stopBackground()
@@ -145,11 +157,16 @@ func serve(ctx context.Context, cfg config) error {
 		// Profiling for operators, on a separate (loopback) address only when asked for.
 		go func() { _ = http.ListenAndServe(addr, http.DefaultServeMux) }() //nolint:gosec
 	}
+	// Bind first, then say so: a bind that fails is an error, not a
+	// "listening" line followed by one.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		stopBackgroundWork()
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
 	errc := make(chan error, 1)
-	go func() {
-		log.Info("listening", zap.String("addr", cfg.ListenAddr))
-		errc <- srv.ListenAndServe()
-	}()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		stopBackgroundWork()
@@ -190,9 +207,11 @@ func repeat(ctx context.Context, every time.Duration, fn func(context.Context)) 
 
 // sweepPending voids pending transfers whose timeout has passed. Every
 // process runs it; derived idempotency keys make concurrent sweeps safe.
-func sweepPending(ctx context.Context, lg *ledger.Ledger, log *zap.Logger) {
+func sweepPending(ctx context.Context, lg *ledger.Ledger, log *zap.Logger, m *api.Metrics) {
 	n, err := lg.ExpirePending(ctx, 500)
+	m.PendingExpired(n)
 	if err != nil && ctx.Err() == nil {
+		m.JobFailed("pending_sweep")
 		log.Warn("expire pending transfers", zap.Error(err))
 	} else if n > 0 {
 		log.Info("expired pending transfers", zap.Int("voided", n))
@@ -201,9 +220,10 @@ func sweepPending(ctx context.Context, lg *ledger.Ledger, log *zap.Logger) {
 
 // purgeIdempotencyKeys deletes keys past their retention. Every process runs
 // it; SKIP LOCKED lets concurrent purges share the work.
-func purgeIdempotencyKeys(ctx context.Context, s *idempotency.Store, keep time.Duration, log *zap.Logger) {
+func purgeIdempotencyKeys(ctx context.Context, s *idempotency.Store, keep time.Duration, log *zap.Logger, m *api.Metrics) {
 	n, err := s.Purge(ctx, keep, time.Now())
 	if err != nil && ctx.Err() == nil {
+		m.JobFailed("idempotency_purge")
 		log.Warn("purge idempotency keys", zap.Error(err))
 	} else if n > 0 {
 		log.Info("purged idempotency keys", zap.Int64("deleted", n), zap.Duration("retention", keep))
@@ -212,8 +232,9 @@ func purgeIdempotencyKeys(ctx context.Context, s *idempotency.Store, keep time.D
 
 // linkAudit runs a round of the audit chainer. Every process runs it; an
 // advisory lock lets one link at a time and the others skip their turn.
-func linkAudit(ctx context.Context, trail *audit.Trail, log *zap.Logger) {
+func linkAudit(ctx context.Context, trail *audit.Trail, log *zap.Logger, m *api.Metrics) {
 	if _, err := trail.Link(ctx); err != nil && ctx.Err() == nil {
+		m.JobFailed("audit_chainer")
 		log.Warn("audit chainer", zap.Error(err))
 	}
 }
@@ -221,13 +242,25 @@ func linkAudit(ctx context.Context, trail *audit.Trail, log *zap.Logger) {
 // runScheduler opens campaigns whose start has come, closes those past
 // their deadline, and supervises reconfirmations and blacklists. Every
 // process runs it; campaigns are claimed with SKIP LOCKED.
-func runScheduler(ctx context.Context, s *campaign.Service, log *zap.Logger) {
-	opened, closed, err := s.Tick(ctx)
+func runScheduler(ctx context.Context, s *campaign.Service, log *zap.Logger, metrics *api.Metrics) {
+	rep, err := s.Tick(ctx)
 	if err != nil && ctx.Err() == nil {
-		log.Warn("campaign scheduler", zap.Error(err))
-	} else if opened+closed > 0 {
-		log.Info("campaign scheduler", zap.Int("opened", opened), zap.Int("closed", closed))
+		metrics.JobFailed("scheduler")
+		log.Warn("campaign scheduler round failed", zap.Error(err))
 	}
+	for _, id := range rep.Opened {
+		log.Info("campaign opened", zap.String("campaign_id", id.String()))
+	}
+	for _, id := range rep.Settled {
+		log.Info("campaign closed", zap.String("campaign_id", id.String()), zap.String("outcome", "settled"))
+	}
+	for _, id := range rep.Refunded {
+		log.Info("campaign closed", zap.String("campaign_id", id.String()), zap.String("outcome", "refunded"))
+	}
+	for id, err := range rep.Failed {
+		log.Error("campaign close failed", zap.String("campaign_id", id.String()), zap.Error(err))
+	}
+	metrics.SchedulerRound(rep)
 }
 
 // getenvDebug is the DEBUG_ADDR for pprof ("" disables it).

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned for jobs handed in after Close.
@@ -15,24 +16,47 @@ var ErrClosed = errors.New("batcher closed")
 
 // Batcher queues jobs of type J for its writers.
 type Batcher[J any] struct {
-	q       chan J
+	q       chan queued[J]
 	max     int
 	process func([]J)
+	observe func(size int, waited time.Duration)
 	mu      sync.RWMutex
 	closed  bool
 	wg      sync.WaitGroup
 }
 
+type queued[J any] struct {
+	job J
+	at  time.Time
+}
+
+// Option configures a Batcher.
+type Option func(*options)
+
+type options struct {
+	observe func(size int, waited time.Duration)
+}
+
+// Observe has fn called before each batch is processed with its size and
+// how long its oldest job waited in the queue (for metrics).
+func Observe(fn func(size int, waited time.Duration)) Option {
+	return func(o *options) { o.observe = fn }
+}
+
 // New starts writers goroutines that call process with batches of at most
 // max jobs, in arrival order. Call Close to stop them.
-func New[J any](max, writers int, process func([]J)) *Batcher[J] {
+func New[J any](max, writers int, process func([]J), opts ...Option) *Batcher[J] {
 	if max <= 0 {
 		max = 256
 	}
 	if writers <= 0 {
 		writers = 1
 	}
-	b := &Batcher[J]{q: make(chan J, 4*max), max: max, process: process}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &Batcher[J]{q: make(chan queued[J], 4*max), max: max, process: process, observe: o.observe}
 	for range writers {
 		b.wg.Go(b.write)
 	}
@@ -48,7 +72,7 @@ func (b *Batcher[J]) Submit(ctx context.Context, j J) error {
 		return ErrClosed
 	}
 	select {
-	case b.q <- j:
+	case b.q <- queued[J]{job: j, at: time.Now()}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -70,7 +94,7 @@ func (b *Batcher[J]) Close() {
 func (b *Batcher[J]) write() {
 	batch := make([]J, 0, b.max)
 	for first := range b.q {
-		batch = append(batch[:0], first)
+		batch = append(batch[:0], first.job)
 	collect:
 		for len(batch) < b.max {
 			select {
@@ -78,10 +102,13 @@ func (b *Batcher[J]) write() {
 				if !ok {
 					break collect
 				}
-				batch = append(batch, j)
+				batch = append(batch, j.job)
 			default:
 				break collect
 			}
+		}
+		if b.observe != nil {
+			b.observe(len(batch), time.Since(first.at))
 		}
 		b.process(batch)
 	}
