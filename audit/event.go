@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gowebpki/jcs"
 
 	"github.com/crowdledger/crowdledger/internal/canonjson"
 )
@@ -43,6 +44,9 @@ func System(job string) Actor { return Actor{Role: "system", Subject: job} }
 
 // Event is one audited command.
 type Event struct {
+	// Canon is the byte form the event is hashed in: 1 for events written
+	// before RFC 8785 was adopted, 2 (CanonJCS) for every event since.
+	Canon      int
 	Seq        int64
 	OccurredAt time.Time
 	Actor      Actor
@@ -89,8 +93,18 @@ func New(ctx context.Context, action string, objectIDs []string, facts any) (Eve
 	if objectIDs == nil {
 		objectIDs = []string{}
 	}
-	return Event{Actor: a, Action: action, ObjectIDs: objectIDs, RequestID: rid, Facts: raw}, nil
+	return Event{Canon: CanonJCS, Actor: a, Action: action, ObjectIDs: objectIDs, RequestID: rid, Facts: raw}, nil
 }
+
+// The canonical forms events are hashed in.
+const (
+	// CanonV1: encoding/json with a fixed field order and facts with keys
+	// sorted (internal/canonjson); only our verifier recomputes it.
+	CanonV1 = 1
+	// CanonJCS: RFC 8785, the JSON Canonicalization Scheme, of the event
+	// object with "v":2, so any JCS implementation recomputes it.
+	CanonJCS = 2
+)
 
 // canonicalEvent fixes the field order of the bytes that are hashed.
 type canonicalEvent struct {
@@ -109,6 +123,9 @@ type canonicalEvent struct {
 // fixed field order, UTC time at microsecond precision (what PostgreSQL
 // stores), facts with sorted keys.
 func (e Event) Canonical() ([]byte, error) {
+	if e.Canon == CanonJCS {
+		return e.jcs()
+	}
 	facts, _, err := canonjson.Object(e.Facts)
 	if err != nil {
 		return nil, fmt.Errorf("event %d facts: %w", e.Seq, err)
@@ -123,6 +140,48 @@ func (e Event) Canonical() ([]byte, error) {
 	}
 	return json.Marshal(canonicalEvent{Seq: e.Seq, At: e.OccurredAt.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z"),
 		KeyID: key, Role: e.Actor.Role, Subject: e.Actor.Subject, Action: e.Action, Objects: objs, RequestID: e.RequestID, Facts: facts})
+}
+
+// jcsEvent is the event object of form 2, before JCS orders its members.
+type jcsEvent struct {
+	V         int             `json:"v"`
+	Seq       int64           `json:"seq"`
+	At        string          `json:"at"`
+	KeyID     string          `json:"actor_key_id"`
+	Role      string          `json:"actor_role"`
+	Subject   string          `json:"actor_subject"`
+	Action    string          `json:"action"`
+	Objects   []string        `json:"objects"`
+	RequestID string          `json:"request_id"`
+	Facts     json.RawMessage `json:"facts"`
+}
+
+// jcs is form 2: the event object in RFC 8785 form (gowebpki/jcs, a
+// maintained implementation of the RFC: members sorted by UTF-16 code
+// units, ECMAScript number forms, minimal string escapes).
+func (e Event) jcs() ([]byte, error) {
+	key := ""
+	if e.Actor.KeyID != uuid.Nil {
+		key = e.Actor.KeyID.String()
+	}
+	objs := e.ObjectIDs
+	if objs == nil {
+		objs = []string{}
+	}
+	facts := e.Facts
+	if len(facts) == 0 {
+		facts = json.RawMessage("{}")
+	}
+	raw, err := json.Marshal(jcsEvent{V: CanonJCS, Seq: e.Seq, At: e.OccurredAt.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z"),
+		KeyID: key, Role: e.Actor.Role, Subject: e.Actor.Subject, Action: e.Action, Objects: objs, RequestID: e.RequestID, Facts: facts})
+	if err != nil {
+		return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+	}
+	out, err := jcs.Transform(raw)
+	if err != nil {
+		return nil, fmt.Errorf("event %d in RFC 8785 form: %w", e.Seq, err)
+	}
+	return out, nil
 }
 
 // GenesisHash is the "previous hash" of position 1.
@@ -146,15 +205,24 @@ func linkBytes(prev, canonical []byte) []byte {
 
 // ParseCanonical reads an event back from its canonical bytes.
 func ParseCanonical(b []byte) (Event, error) {
-	var c canonicalEvent
+	var c struct {
+		canonicalEvent
+		V int `json:"v"`
+	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return Event{}, err
+	}
+	canon := CanonV1
+	if c.V == CanonJCS {
+		canon = CanonJCS
+	} else if c.V != 0 {
+		return Event{}, fmt.Errorf("unknown canonical form %d", c.V)
 	}
 	at, err := time.Parse(time.RFC3339Nano, c.At)
 	if err != nil {
 		return Event{}, err
 	}
-	e := Event{Seq: c.Seq, OccurredAt: at, Actor: Actor{Role: c.Role, Subject: c.Subject}, Action: c.Action,
+	e := Event{Canon: canon, Seq: c.Seq, OccurredAt: at, Actor: Actor{Role: c.Role, Subject: c.Subject}, Action: c.Action,
 		ObjectIDs: c.Objects, RequestID: c.RequestID, Facts: c.Facts}
 	if c.KeyID != "" {
 		if e.Actor.KeyID, err = uuid.Parse(c.KeyID); err != nil {

@@ -182,13 +182,13 @@ func (t *Trail) maybeCheckpoint(ctx context.Context, tx pgx.Tx, pos int64, head 
 	return nil
 }
 
-const eventColumns = `e.seq, e.occurred_at, e.actor_key_id, e.actor_role, e.actor_subject, e.action, e.object_ids, e.request_id, e.facts::text`
+const eventColumns = `e.canon, e.seq, e.occurred_at, e.actor_key_id, e.actor_role, e.actor_subject, e.action, e.object_ids, e.request_id, e.facts::text`
 
 func scanEvent(row pgx.Row) (Event, error) {
 	var e Event
 	var key pgtype.UUID
 	var facts string
-	if err := row.Scan(&e.Seq, &e.OccurredAt, &key, &e.Actor.Role, &e.Actor.Subject, &e.Action, &e.ObjectIDs, &e.RequestID, &facts); err != nil {
+	if err := row.Scan(&e.Canon, &e.Seq, &e.OccurredAt, &key, &e.Actor.Role, &e.Actor.Subject, &e.Action, &e.ObjectIDs, &e.RequestID, &facts); err != nil {
 		return Event{}, fmt.Errorf("scan audit event: %w", err)
 	}
 	if key.Valid {
@@ -237,7 +237,7 @@ func (t *Trail) walk(ctx context.Context, from, to int64, onStart func(prev []by
 	if err := onStart(prev, cps); err != nil {
 		return err
 	}
-	rows, err = tx.Query(ctx, `SELECT c.pos, c.event_seq, c.hash, e.seq IS NOT NULL, `+
+	rows, err = tx.Query(ctx, `SELECT c.pos, c.event_seq, c.hash, e.seq IS NOT NULL, coalesce(e.canon, 1), `+
 		`coalesce(e.seq, 0), coalesce(e.occurred_at, 'epoch'), e.actor_key_id, coalesce(e.actor_role, ''), coalesce(e.actor_subject, ''),
 		 coalesce(e.action, ''), coalesce(e.object_ids, '{}'), coalesce(e.request_id, ''), coalesce(e.facts::text, '{}')
 		FROM audit_chain c LEFT JOIN audit_events e ON e.seq = c.event_seq
@@ -252,7 +252,7 @@ func (t *Trail) walk(ctx context.Context, from, to int64, onStart func(prev []by
 		var e Event
 		var key pgtype.UUID
 		var facts string
-		if err := rows.Scan(&l.Pos, &l.EventSeq, &l.Hash, &present, &e.Seq, &e.OccurredAt, &key, &e.Actor.Role, &e.Actor.Subject,
+		if err := rows.Scan(&l.Pos, &l.EventSeq, &l.Hash, &present, &e.Canon, &e.Seq, &e.OccurredAt, &key, &e.Actor.Role, &e.Actor.Subject,
 			&e.Action, &e.ObjectIDs, &e.RequestID, &facts); err != nil {
 			return err
 		}

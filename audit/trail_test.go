@@ -220,7 +220,7 @@ func TestRewrittenChainFailsAtTheCheckpoint(t *testing.T) {
 	if err := tr.Export(ctx, &buf, 1, 0); err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := db.Pool.Query(ctx, `SELECT c.pos, e.seq, e.occurred_at, e.actor_key_id, e.actor_role, e.actor_subject, e.action, e.object_ids, e.request_id, e.facts::text
+	rows, _ := db.Pool.Query(ctx, `SELECT c.pos, e.canon, e.seq, e.occurred_at, e.actor_key_id, e.actor_role, e.actor_subject, e.action, e.object_ids, e.request_id, e.facts::text
 		FROM audit_chain c JOIN audit_events e ON e.seq = c.event_seq ORDER BY c.pos`)
 	prev := audit.GenesisHash
 	var updates []string
@@ -229,7 +229,7 @@ func TestRewrittenChainFailsAtTheCheckpoint(t *testing.T) {
 		var e audit.Event
 		var key *uuid.UUID
 		var facts string
-		if err := rows.Scan(&pos, &e.Seq, &e.OccurredAt, &key, &e.Actor.Role, &e.Actor.Subject, &e.Action, &e.ObjectIDs, &e.RequestID, &facts); err != nil {
+		if err := rows.Scan(&pos, &e.Canon, &e.Seq, &e.OccurredAt, &key, &e.Actor.Role, &e.Actor.Subject, &e.Action, &e.ObjectIDs, &e.RequestID, &facts); err != nil {
 			t.Fatal(err)
 		}
 		if key != nil {
