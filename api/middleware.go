@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -65,6 +66,9 @@ func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if p, ok := c.Get(ctxPrincipal).(auth.Principal); ok {
 			fields = append(fields, zap.String("key_id", p.KeyID.String()), zap.String("role", string(p.Role)))
+		}
+		if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsValid() {
+			fields = append(fields, zap.String("trace_id", sc.TraceID().String()))
 		}
 		if id := c.Param("id"); id != "" { // the object the request concerns
 			fields = append(fields, zap.String("object_id", id))

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"go.uber.org/zap"
 
 	"github.com/crowdledger/crowdledger/audit"
@@ -117,6 +118,10 @@ func New(d Deps) (*echo.Echo, []Route) {
 		Generator:        newRequestID,
 		RequestIDHandler: func(c echo.Context, id string) { c.Set(ctxRequestID, id) },
 	}))
+	// A span per request (OpenTelemetry's global provider: a no-op unless
+	// serve configured an exporter), around everything else, so the log
+	// line can name the trace and the statements below are its children.
+	e.Use(otelecho.Middleware("crowdledger"))
 	e.Use(s.accessLog)
 	e.Use(secureHeaders)
 	e.Use(s.Metrics.middleware)

@@ -97,6 +97,12 @@ func (s *Service) processBatch(jobs []*commitJob) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	callers := make([]context.Context, len(live))
+	for i, j := range live {
+		callers[i] = j.ctx
+	}
+	ctx, end := batch.Traced(ctx, "commitment batch", callers)
+	defer end()
 	err := s.commitBatch(ctx, live)
 	if err != nil && len(live) > 1 {
 		for _, j := range live {

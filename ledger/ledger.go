@@ -192,6 +192,12 @@ func (l *Ledger) process(batch []*request) {
 func (l *Ledger) commit(reqs []*request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	callers := make([]context.Context, len(reqs))
+	for i, r := range reqs {
+		callers[i] = r.ctx
+	}
+	ctx, end := batch.Traced(ctx, "ledger batch", callers)
+	defer end()
 	run := func() error {
 		return pg.Transact(ctx, l.db.Pool, func(ctx context.Context, p *pg.Pipeline) error {
 			return apply(ctx, p, reqs, l.opts.Freezes)

@@ -58,6 +58,11 @@ type config struct {
 	// AppRole is the role `migrate` grants what serve needs ("" with
 	// APP_DB_ROLE=-: none); AppPassword, when set, becomes its password.
 	AppRole, AppPassword string
+	// TracesEndpoint is the OTLP/HTTP endpoint traces go to ("": tracing
+	// off); ServiceName names the service in them.
+	TracesEndpoint    string
+	ServiceName       string
+	TraceBatchTimeout time.Duration
 	// ExportTimeout bounds one streamed export (statements, campaign
 	// reports, the audit trail) instead of the server's WriteTimeout.
 	ExportTimeout time.Duration
@@ -131,6 +136,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	dur("IDEMPOTENCY_RETENTION", &c.IdempotencyRetention)
 	dur("EXPORT_TIMEOUT", &c.ExportTimeout)
+	c.TracesEndpoint, c.ServiceName, c.TraceBatchTimeout = tracesEndpoint(getenv), "crowdledger", defaultTraceBatchTimeout
+	str("OTEL_SERVICE_NAME", &c.ServiceName)
+	if v := getenv("OTEL_BSP_SCHEDULE_DELAY"); v != "" { // milliseconds, as the specification has it
+		if ms, err := strconv.Atoi(v); err != nil || ms <= 0 {
+			errs = append(errs, fmt.Errorf("OTEL_BSP_SCHEDULE_DELAY=%q: want milliseconds", v))
+		} else {
+			c.TraceBatchTimeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if c.TracesEndpoint != "" {
+		if u, err := url.Parse(c.TracesEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT=%q: want an http(s) URL", c.TracesEndpoint))
+		}
+	}
 	if c.IdempotencyRetention < minIdempotencyRetention {
 		errs = append(errs, fmt.Errorf("IDEMPOTENCY_RETENTION=%s: keys are kept at least %s", c.IdempotencyRetention, minIdempotencyRetention))
 	}
@@ -209,6 +228,7 @@ func (c config) fields() []zap.Field {
 		zap.Int64("max_body_bytes", c.MaxBodyBytes), zap.Duration("shutdown_timeout", c.ShutdownTimeout), zap.Duration("export_timeout", c.ExportTimeout),
 		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Bool("pii_keys_set", c.PIIKeys != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
 		zap.Duration("idempotency_retention", c.IdempotencyRetention), zap.Int("audit_retired_public_keys", len(c.RetiredAuditKeys)),
+		zap.String("traces_endpoint", redactURL(c.TracesEndpoint)),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on DEBUG_ADDR
@@ -30,26 +31,22 @@ import (
 	"github.com/crowdledger/crowdledger/supervision"
 )
 
-// newLogger writes JSON lines to standard output, as container platforms expect.
-func newLogger(cfg config) *zap.Logger {
-	zc := zap.NewProductionConfig()
-	zc.OutputPaths = []string{"stdout"}
-	zc.Level = zap.NewAtomicLevelAt(cfg.LogLevel)
-	zc.EncoderConfig.TimeKey = "time"
-	zc.EncoderConfig.EncodeTime = func(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
+// newLogger writes JSON lines to out (standard output, as container
+// platforms expect).
+func newLogger(cfg config, out io.Writer) *zap.Logger {
+	ec := zap.NewProductionEncoderConfig()
+	ec.TimeKey = "time"
+	ec.EncodeTime = func(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
 		enc.AppendString(t.UTC().Format(time.RFC3339Nano))
 	}
-	log, err := zc.Build()
-	if err != nil {
-		return zap.NewNop()
-	}
-	return log
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(ec), zapcore.Lock(zapcore.AddSync(out)), zap.NewAtomicLevelAt(cfg.LogLevel))
+	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel))
 }
 
 // serve runs the HTTP service until ctx ends (SIGTERM or SIGINT), then shuts
 // down in order: stop accepting and finish in-flight requests, let the
 // ledger's writers drain, close the pool.
-func serve(ctx context.Context, cfg config) error {
+func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	// Every setting is checked before the first log line: a process that
 	// cannot serve says so once, and says nothing about listening.
 	if cfg.AuditSigningKey == "" {
@@ -63,13 +60,24 @@ func serve(ctx context.Context, cfg config) error {
 	if err != nil {
 		return fmt.Errorf("%w (set PII_KEYS and PII_LOOKUP_KEY, or PII_KEYS_FILE; `crowdledger keys pii` makes them)", err)
 	}
-	log := newLogger(cfg)
+	log := newLogger(cfg, logOut)
 	defer log.Sync() //nolint:errcheck
 	log.Info("starting", cfg.fields()...)
 	gcPercent, memLimit := tuneGC()
 	log.Info("garbage collector", zap.Int("gogc", gcPercent), zap.Int64("memory_limit_bytes", memLimit))
 
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	poolOpts, stopTracing, err := startTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { // after the pool and the writers: their last spans go too
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("flush traces", zap.Error(err))
+		}
+	}()
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns, poolOpts...)
 	if err != nil {
 		return err
 	}

@@ -31,12 +31,24 @@ type DBTX interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
+// Option adjusts a pool's configuration.
+type Option func(*pgxpool.Config)
+
+// WithTracer has every statement reported to t (OpenTelemetry's otelpgx
+// when tracing is on: a trace then shows each statement a request ran).
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
+}
+
 // Connect opens a pool with the decimal codec registered, so numeric columns
 // scan into decimal.Decimal exactly.
-func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+func Connect(ctx context.Context, url string, maxConns int32, opts ...Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
