@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -309,5 +310,38 @@ func TestOverPrivilegedWarning(t *testing.T) {
 	defer app.Close(ctx)
 	if w, err := overPrivileged(ctx, app); err != nil || w != "" {
 		t.Errorf("as the service role: %q, %v", w, err)
+	}
+}
+
+// TestFatalIsJSON: the error that stops the process is one JSON line, like
+// every other line.
+func TestFatalIsJSON(t *testing.T) {
+	var buf bytes.Buffer
+	fatal(&buf, errors.New(`listen on :1: "denied"`))
+	var line map[string]string
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["level"] != "fatal" || line["error"] != `listen on :1: "denied"` || line["time"] == "" {
+		t.Errorf("fatal line %q: %v", buf.String(), err)
+	}
+}
+
+// TestBindFailureIsNotListening: a port already taken stops serve with the
+// reason, and no line claims it is listening.
+func TestBindFailureIsNotListening(t *testing.T) {
+	db := pgtest.NewDB(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	seed, _ := audit.GenerateSeed()
+	env := map[string]string{"DATABASE_URL": db.AppURL, "LISTEN_ADDR": taken.Addr().String(), "AUDIT_SIGNING_KEY": seed,
+		"PII_KEYS": "k1:" + pii.NewKey(), "PII_LOOKUP_KEY": pii.NewKey()}
+	var logs syncBuffer
+	err = run(context.Background(), []string{"crowdledger", "serve"}, func(k string) string { return env[k] }, &logs)
+	if err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Errorf("serve on a taken port: %v", err)
+	}
+	if strings.Contains(logs.String(), `"msg":"listening"`) {
+		t.Errorf("claimed to listen:\n%s", logs.String())
 	}
 }
