@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test ./internal/money -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/money -run '^$$' -fuzz FuzzAllocate -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/canonjson -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/canonjson -run '^$$' -fuzz FuzzJCS -fuzztime $(FUZZTIME)
 	$(GO) test ./api -run '^$$' -fuzz FuzzDecodeTransfer -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger -run '^$$' -fuzz FuzzSimulator -fuzztime $(FUZZTIME)

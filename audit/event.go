@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gowebpki/jcs"
 
 	"github.com/crowdledger/crowdledger/internal/canonjson"
 )
@@ -142,46 +142,53 @@ func (e Event) Canonical() ([]byte, error) {
 		KeyID: key, Role: e.Actor.Role, Subject: e.Actor.Subject, Action: e.Action, Objects: objs, RequestID: e.RequestID, Facts: facts})
 }
 
-// jcsEvent is the event object of form 2, before JCS orders its members.
-type jcsEvent struct {
-	V         int             `json:"v"`
-	Seq       int64           `json:"seq"`
-	At        string          `json:"at"`
-	KeyID     string          `json:"actor_key_id"`
-	Role      string          `json:"actor_role"`
-	Subject   string          `json:"actor_subject"`
-	Action    string          `json:"action"`
-	Objects   []string        `json:"objects"`
-	RequestID string          `json:"request_id"`
-	Facts     json.RawMessage `json:"facts"`
-}
-
-// jcs is form 2: the event object in RFC 8785 form (gowebpki/jcs, a
-// maintained implementation of the RFC: members sorted by UTF-16 code
-// units, ECMAScript number forms, minimal string escapes).
+// jcs is form 2: the event object
+//
+//	{"v":2,"seq":…,"at":…,"actor_key_id":…,"actor_role":…,"actor_subject":…,
+//	 "action":…,"objects":[…],"request_id":…,"facts":{…}}
+//
+// in RFC 8785 form, as gowebpki/jcs defines it (TestExportRecomputesWithJCS
+// recomputes it with that library). The chainer hashes every event, so the
+// envelope's members, whose names are ASCII and so sort as bytes, are
+// written here in that order, and only the facts go through a JSON parser
+// (canonjson.JCS, held equal to the library by FuzzJCS).
 func (e Event) jcs() ([]byte, error) {
+	facts := []byte(e.Facts)
+	if len(facts) == 0 {
+		facts = []byte("{}")
+	}
+	cf, err := canonjson.JCS(facts)
+	if err != nil {
+		return nil, fmt.Errorf("event %d facts in RFC 8785 form: %w", e.Seq, err)
+	}
 	key := ""
 	if e.Actor.KeyID != uuid.Nil {
 		key = e.Actor.KeyID.String()
 	}
-	objs := e.ObjectIDs
-	if objs == nil {
-		objs = []string{}
+	b := make([]byte, 0, 256+len(cf))
+	str := func(name, v string) {
+		b = append(b, name...)
+		b = canonjson.AppendJCSString(b, v)
 	}
-	facts := e.Facts
-	if len(facts) == 0 {
-		facts = json.RawMessage("{}")
+	str(`{"action":`, e.Action)
+	str(`,"actor_key_id":`, key)
+	str(`,"actor_role":`, e.Actor.Role)
+	str(`,"actor_subject":`, e.Actor.Subject)
+	str(`,"at":`, e.OccurredAt.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z"))
+	b = append(b, `,"facts":`...)
+	b = append(b, cf...)
+	b = append(b, `,"objects":[`...)
+	for i, o := range e.ObjectIDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = canonjson.AppendJCSString(b, o)
 	}
-	raw, err := json.Marshal(jcsEvent{V: CanonJCS, Seq: e.Seq, At: e.OccurredAt.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z"),
-		KeyID: key, Role: e.Actor.Role, Subject: e.Actor.Subject, Action: e.Action, Objects: objs, RequestID: e.RequestID, Facts: facts})
-	if err != nil {
-		return nil, fmt.Errorf("event %d: %w", e.Seq, err)
-	}
-	out, err := jcs.Transform(raw)
-	if err != nil {
-		return nil, fmt.Errorf("event %d in RFC 8785 form: %w", e.Seq, err)
-	}
-	return out, nil
+	str(`],"request_id":`, e.RequestID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10) // below 2^53: ECMAScript writes it so
+	b = append(b, `,"v":2}`...)
+	return b, nil
 }
 
 // GenesisHash is the "previous hash" of position 1.
