@@ -124,7 +124,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	// A span per request, around everything else, so the log line can name
 	// the trace and the statements below are its children. Only when
 	// tracing is on: with OpenTelemetry's no-op provider the middleware
-	// still builds every request's attributes (about 10 µs of CPU each).
+	// still builds every request's attributes: 7-10 µs of CPU each (BenchmarkOtelechoNoop).
 	if d.Tracing {
 		e.Use(otelecho.Middleware("crowdledger"))
 	}
