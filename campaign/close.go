@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -211,7 +212,10 @@ func (s *Service) Tick(ctx context.Context) (TickReport, error) {
 	if err := s.supervise(ctx); err != nil {
 		return rep, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap) ORDER BY deadline LIMIT 100`, now)
+	// A campaign whose close failed waits for its retry time; the others
+	// are not held up by it.
+	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap)
+		AND (close_retry_at IS NULL OR close_retry_at <= $1) ORDER BY deadline LIMIT 100`, now)
 	if err != nil {
 		return rep, err
 	}
@@ -226,6 +230,9 @@ func (s *Service) Tick(ctx context.Context) (TickReport, error) {
 			return rep, err
 		case err != nil:
 			rep.fail(id, err)
+			if rerr := s.recordCloseFailure(ctx, id, err, now); rerr != nil {
+				return rep, rerr
+			}
 		case done && settled:
 			rep.Settled = append(rep.Settled, id)
 		case done:
@@ -261,6 +268,10 @@ func (s *Service) close(ctx context.Context, id uuid.UUID) (settled, done bool, 
 		if err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET close_failures = 0, close_error = NULL, close_retry_at = NULL
+			WHERE id = $1 AND close_failures > 0`, id); err != nil {
+			return err
+		}
 		if c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0) {
 			settled = true
 			return s.settle(ctx, tx, &c)
@@ -268,6 +279,38 @@ func (s *Service) close(ctx context.Context, id uuid.UUID) (settled, done bool, 
 		return s.refund(ctx, tx, &c)
 	})
 	return settled, done, err
+}
+
+// closeRetry is how long a campaign whose close failed n times in a row
+// waits before the next try: 30 s, doubling, at most an hour.
+func closeRetry(n int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// recordCloseFailure notes on the campaign why its close failed and when it
+// is tried next, with an audit event.
+func (s *Service) recordCloseFailure(ctx context.Context, id uuid.UUID, cause error, now time.Time) error {
+	return pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		var n int
+		err := tx.QueryRow(ctx, `SELECT close_failures + 1 FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("record close failure of %s: %w", id, err)
+		}
+		retry := now.Add(closeRetry(n))
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET close_failures = $2, close_error = $3, close_retry_at = $4 WHERE id = $1`,
+			id, n, cause.Error(), retry); err != nil {
+			return fmt.Errorf("record close failure of %s: %w", id, err)
+		}
+		ev, err := audit.New(ctx, "campaign.close.fail", []string{id.String()}, map[string]any{"failures": n, "error": cause.Error(), "retry_at": retry})
+		if err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, ev)
+	})
 }
 
 // Holder is one line of an equity campaign's cap table.

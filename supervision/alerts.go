@@ -63,6 +63,8 @@ func (s *Service) Alerts(ctx context.Context, set AlertSettings) ([]Alert, error
 			FROM commitments c JOIN parties p ON p.id = c.investor_id
 			WHERE c.created_at - p.created_at < interval '7 days' AND c.state IN ('live', 'settled') AND p.doc_region IS NOT NULL
 			GROUP BY c.campaign_id, p.doc_region HAVING count(DISTINCT p.id) >= $1`, []any{set.SharedAttrParties}},
+		{"campaign_close_failing", `SELECT id::text, '', format('close failed %s times in a row (%s); next try at %s', close_failures, close_error, close_retry_at)
+			FROM campaigns WHERE state = 'live' AND close_failures > 0`, nil},
 		{"complaint_ack_overdue", `SELECT coalesce(against_id::text, ''), complainant_id::text, format('complaint %s not acknowledged by %s', id, ack_due)
 			FROM complaints WHERE state = 'received' AND ack_due < now()`, nil},
 	}
