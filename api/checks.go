@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,8 @@ type checkRequest struct {
 	Amount       string `json:"amount"`
 	Currency     string `json:"currency"`
 	Acknowledged bool   `json:"acknowledged"`
+	// RiskDisclosure: as for a commitment.
+	RiskDisclosure string `json:"risk_disclosure"`
 }
 
 type checkJSON struct {
@@ -51,7 +54,7 @@ func (s *server) checkCommitment(c echo.Context) error {
 		return &registry.FieldError{Field: field, Err: err, Kind: registry.ErrInvalid}
 	}
 	res, err := s.Campaigns.Check(c.Request().Context(), campaign.CheckRequest{InvestorID: inv, IssuerID: iss, Pack: req.Pack,
-		CampaignRisk: req.CampaignRisk, Amount: amt, Acknowledged: req.Acknowledged})
+		CampaignRisk: req.CampaignRisk, Amount: amt, Acknowledged: req.Acknowledged, RiskDisclosure: req.RiskDisclosure})
 	if err != nil {
 		return err
 	}
@@ -59,4 +62,18 @@ func (s *server) checkCommitment(c echo.Context) error {
 		res.Refusals = []compliance.Reason{}
 	}
 	return c.JSON(http.StatusOK, checkJSON{Allowed: res.Allowed, Refusals: res.Refusals, RemainingWindow: res.RemainingWindow})
+}
+
+// riskDisclosure serves the letter a pack asks equity investors to
+// acknowledge, in its current version, with the hash they acknowledge.
+func (s *server) riskDisclosure(c echo.Context) error {
+	pack, err := compliance.Pack(c.Param("id"), time.Now())
+	if err != nil {
+		return err
+	}
+	d := pack.RiskDisclosure
+	if d == nil {
+		return problem(http.StatusNotFound, "not_found", "id", "this pack asks for no risk disclosure letter")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"pack": pack.ID, "version": d.Version, "title": d.Title, "sha256": d.SHA256(), "text": d.Text, "cite": d.Cite})
 }

@@ -68,14 +68,31 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 	cid := newCampaign("高原光伏储能 A 轮")
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: co})
 
+	// Every CN equity commitment acknowledges the pack's risk disclosure
+	// letter by its SHA-256; without it, or with another version's, refused.
+	letter := v.must(200, req{method: "GET", path: "/v1/packs/CN-2015/risk-disclosure", key: leadKey})
+	ack := letter.str("sha256")
+	if len(ack) != 64 || !strings.Contains(letter.str("text"), "风险") {
+		t.Fatalf("risk disclosure: %s", letter.Raw)
+	}
+	for _, body := range []string{`{"shares":2000}`, `{"shares":2000,"risk_disclosure":"` + strings.Repeat("0", 64) + `"}`} {
+		r := v.do(req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: leadKey, body: body})
+		if r.Status != 422 || !strings.Contains(string(r.Raw), "CN-2015/risk-disclosure") {
+			t.Errorf("commitment without the current letter acknowledged: %d %s", r.Status, r.Raw)
+		}
+	}
 	commit := func(key string, shares int) resp {
-		return v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: key, body: fmt.Sprintf(`{"shares":%d}`, shares)})
+		return v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: key,
+			body: fmt.Sprintf(`{"shares":%d,"risk_disclosure":%q}`, shares, ack)})
 	}
 	leadC := commit(leadKey, 2000)
+	if leadC.str("risk_disclosure") != ack {
+		t.Errorf("the commitment does not keep the letter acknowledged: %s", leadC.Raw)
+	}
 	// An investor nobody qualified is refused, and the refusal is counted by rule.
 	unq := v.party("investor", "individual", "prc_resident_id", validID(99), "未评估")
 	v.must(201, req{method: "POST", path: "/v1/parties/" + unq + "/deposits", key: op, body: `{"amount":"50000.00","currency":"CNY","bank_reference":"BANK-UNQ"}`})
-	if r := v.do(req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: v.keyFor(auth.Investor, unq), body: `{"shares":100}`}); r.Status != 422 || r.str("code") != "compliance_refused" {
+	if r := v.do(req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: v.keyFor(auth.Investor, unq), body: `{"shares":100,"risk_disclosure":"` + ack + `"}`}); r.Status != 422 || r.str("code") != "compliance_refused" {
 		t.Errorf("unqualified investor: %d %s", r.Status, r.Raw)
 	}
 	if m := v.do(req{method: "GET", path: "/metrics"}); !strings.Contains(string(m.Raw), `crowdledger_compliance_refusals_total{rule="`) {
@@ -111,6 +128,10 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 		body: `{"pack":"US-REGCF","profile":{"entity":"individual","annual_income":"80000.00","net_worth":"90000.00","risk_answers":[3,3,3,3,3]}}`})
 	if limits[us] = q.str("window_limit"); limits[us] == "" {
 		t.Fatalf("a Reg CF decision without a limit: %s", q.Raw)
+	}
+	leadReport := v.must(200, req{method: "GET", path: "/v1/reports/investors/" + lead, key: v.key[auth.Regulator]})
+	if cms := leadReport.Body["commitments"].([]any); len(cms) == 0 || cms[0].(map[string]any)["risk_disclosure"] != ack {
+		t.Errorf("the investor report does not show the letter acknowledged: %s", leadReport.Raw)
 	}
 	for p, limit := range limits {
 		rep := v.must(200, req{method: "GET", path: "/v1/reports/investors/" + p, key: v.key[auth.Regulator]})

@@ -19,6 +19,9 @@ type commitRequest struct {
 	Tier         string `json:"tier"`
 	Quantity     int    `json:"quantity"`
 	Acknowledged bool   `json:"acknowledged"`
+	// RiskDisclosure is the SHA-256 of the risk-disclosure letter the
+	// investor acknowledged (GET /v1/packs/{pack}/risk-disclosure).
+	RiskDisclosure string `json:"risk_disclosure"`
 }
 
 type commitmentJSON struct {
@@ -36,12 +39,14 @@ type commitmentJSON struct {
 	PendingTransfer string       `json:"pending_transfer_id"`
 	CoolingOffUntil *time.Time   `json:"cooling_off_until,omitempty"`
 	ReconfirmBy     *time.Time   `json:"reconfirm_by,omitempty"`
+	RiskDisclosure  *string      `json:"risk_disclosure,omitempty"`
 	CreatedAt       time.Time    `json:"created_at"`
 }
 
 func toCommitment(cm campaign.Commitment) commitmentJSON {
 	out := commitmentJSON{ID: cm.ID.String(), CampaignID: cm.CampaignID.String(), InvestorID: cm.InvestorID.String(), Role: cm.Role,
 		Amount: cm.Amount, Currency: cm.Amount.Currency().Code(), Shares: cm.Shares, Tier: cm.Tier, Quantity: cm.Quantity, State: cm.State,
+		RiskDisclosure:  cm.RiskDisclosure,
 		PendingTransfer: cm.PendingTransfer.String(), CoolingOffUntil: cm.CoolingOffUntil, ReconfirmBy: cm.ReconfirmBy, CreatedAt: cm.CreatedAt.UTC()}
 	if cm.VehicleID != nil {
 		v := cm.VehicleID.String()
@@ -85,7 +90,7 @@ func (s *server) commit(c echo.Context) error {
 	// Scope the key to the investor: two investors' keys never collide.
 	rc := receiptFor(s, c, renderCommitment)
 	cm, err := s.Campaigns.Commit(c.Request().Context(), campaign.CommitRequest{CampaignID: id, InvestorID: investor, Shares: req.Shares,
-		Tier: req.Tier, Quantity: req.Quantity, Acknowledged: req.Acknowledged, IdempotencyKey: investor.String() + ":" + key, Receipt: rc})
+		Tier: req.Tier, Quantity: req.Quantity, Acknowledged: req.Acknowledged, RiskDisclosure: req.RiskDisclosure, IdempotencyKey: investor.String() + ":" + key, Receipt: rc})
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,8 @@ func TestRegistryOverHTTP(t *testing.T) {
 	if r := v.do(req{method: "GET", path: "/v1/parties/" + inv + "/qualifications", key: reg}); r.Status != 200 || len(r.Body["qualifications"].([]any)) != 1 {
 		t.Errorf("history: %d %s", r.Status, r.Raw)
 	}
-	check := fmt.Sprintf(`{"investor_id":%q,"issuer_id":%q,"pack":"CN-2015","campaign_risk":5,"amount":"50000.00","currency":"CNY"}`, inv, iss)
+	ack := v.must(200, req{method: "GET", path: "/v1/packs/CN-2015/risk-disclosure", key: co}).str("sha256")
+	check := fmt.Sprintf(`{"investor_id":%q,"issuer_id":%q,"pack":"CN-2015","campaign_risk":5,"amount":"50000.00","currency":"CNY","risk_disclosure":%q}`, inv, iss, ack)
 	if r := v.do(req{method: "POST", path: "/v1/compliance/checks", key: co, body: check}); r.Status != 200 || r.Body["allowed"] != true {
 		t.Fatalf("check: %d %s", r.Status, r.Raw)
 	}

@@ -165,6 +165,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)
 	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listListEntries)
 	s.route(e, http.MethodPost, "/v1/compliance/checks", staff, s.checkCommitment)
+	s.route(e, http.MethodGet, "/v1/packs/:id/risk-disclosure", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.riskDisclosure)
 
 	everyone := []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}
 	issuerSide := []auth.Role{auth.Issuer, auth.Operator}

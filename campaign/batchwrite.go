@@ -28,6 +28,7 @@ func (ld *loaded) queueWrites(b *pgx.Batch, acc []accepted) error {
 		cCool                      []*time.Time
 		cAck                       []bool
 		cHashes                    [][]byte
+		cDisc                      []string
 		events                     []audit.Event
 	)
 	for _, a := range acc {
@@ -45,6 +46,11 @@ func (ld *loaded) queueWrites(b *pgx.Batch, acc []accepted) error {
 		cVeh, cAmounts, cRoles, cTiers = append(cVeh, cm.VehicleID), append(cAmounts, cm.Amount.Decimal()), append(cRoles, cm.Role), append(cTiers, tier)
 		cKeys, cShares, cQty, cCool = append(cKeys, j.in.IdempotencyKey), append(cShares, cm.Shares), append(cQty, qty), append(cCool, cm.CoolingOffUntil)
 		cAck, cHashes = append(cAck, j.in.Acknowledged), append(cHashes, j.hash)
+		disclosure := ""
+		if cm.RiskDisclosure != nil {
+			disclosure = *cm.RiskDisclosure
+		}
+		cDisc = append(cDisc, disclosure)
 		ev, err := commitEvent(j.ctx, *cm, a.entry)
 		if err != nil {
 			return err
@@ -68,13 +74,14 @@ func (ld *loaded) queueWrites(b *pgx.Batch, acc []accepted) error {
 	}
 	if len(cIDs) > 0 {
 		b.Queue(`INSERT INTO commitments (id, campaign_id, investor_id, role, amount, shares, tier, quantity, vehicle_id, pending_transfer,
-				cooling_off_until, acknowledged, idempotency_key, request_hash, created_at, state_at)
-			SELECT u.id, u.camp, u.inv, u.role, u.amount, u.shares, NULLIF(u.tier, ''), u.qty, u.veh, u.pend, u.cool, u.ack, u.key, u.hash, $15, $15
+				cooling_off_until, acknowledged, idempotency_key, request_hash, created_at, state_at, risk_disclosure)
+			SELECT u.id, u.camp, u.inv, u.role, u.amount, u.shares, NULLIF(u.tier, ''), u.qty, u.veh, u.pend, u.cool, u.ack, u.key, u.hash, $15, $15,
+				NULLIF(u.disc, '')
 			FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]::numeric[], $6::int8[], $7::text[], $8::int4[], $9::uuid[],
-				$10::uuid[], $11::timestamptz[], $12::bool[], $13::text[], $14::bytea[])
-				AS u(id, camp, inv, role, amount, shares, tier, qty, veh, pend, cool, ack, key, hash)`,
+				$10::uuid[], $11::timestamptz[], $12::bool[], $13::text[], $14::bytea[], $16::text[])
+				AS u(id, camp, inv, role, amount, shares, tier, qty, veh, pend, cool, ack, key, hash, disc)`,
 			pg.UUIDs(cIDs), pg.UUIDs(cCamps), pg.UUIDs(cInvs), cRoles, pg.NumericText(cAmounts), cShares, cTiers, cQty, pg.NullableUUIDs(cVeh),
-			pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, ld.now)
+			pg.UUIDs(cPend), cCool, cAck, cKeys, cHashes, ld.now, cDisc)
 	}
 	var (
 		tCamp   []uuid.UUID

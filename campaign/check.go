@@ -21,6 +21,7 @@ type CheckRequest struct {
 	CampaignRisk         int // R1..R5
 	Amount               money.Amount
 	Acknowledged         bool
+	RiskDisclosure       string
 }
 
 var errDryRun = errors.New("dry run")
@@ -69,7 +70,9 @@ func (s *Service) Check(ctx context.Context, in CheckRequest) (compliance.Result
 		if f.issuer.Role != "issuer" {
 			return invalid("issuer_id", registry.ErrWrongRole)
 		}
-		res = compliance.CheckCommitment(f.compliance(now, pack, in.Amount, in.Acknowledged, in.CampaignRisk, in.InvestorID, in.IssuerID))
+		cf := f.compliance(now, pack, in.Amount, in.Acknowledged, in.CampaignRisk, in.InvestorID, in.IssuerID)
+		cf.RiskDisclosure = in.RiskDisclosure
+		res = compliance.CheckCommitment(cf)
 		return errDryRun
 	})
 	if err != nil && !errors.Is(err, errDryRun) {

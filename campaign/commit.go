@@ -70,6 +70,9 @@ type CommitRequest struct {
 	Tier           string
 	Quantity       int
 	Acknowledged   bool // the investor acknowledged the risk warning
+	// RiskDisclosure is the SHA-256 of the risk-disclosure letter the
+	// investor acknowledged (compliance.RulePack.RiskDisclosure).
+	RiskDisclosure string
 	IdempotencyKey string
 	// Receipt, if set, is the client's answer, stored with the commitment
 	// by the batch that writes it.
@@ -92,6 +95,7 @@ type Commitment struct {
 	CoolingOffUntil *time.Time
 	CreatedAt       time.Time
 	ReconfirmBy     *time.Time // set while the investor must reconfirm after a material change
+	RiskDisclosure  *string    // the SHA-256 of the risk disclosure acknowledged, where the pack asks for one
 	Replayed        bool
 }
 
@@ -123,14 +127,14 @@ func requestHash(in CommitRequest) []byte {
 }
 
 const commitmentColumns = `c.id, c.campaign_id, c.investor_id, c.role, c.amount, k.currency, c.shares, c.tier, c.quantity, c.vehicle_id, c.state,
-	c.pending_transfer, c.cooling_off_until, c.created_at, c.reconfirm_by`
+	c.pending_transfer, c.cooling_off_until, c.created_at, c.reconfirm_by, c.risk_disclosure`
 
 func scanCommitment(row pgx.Row) (Commitment, error) {
 	var c Commitment
 	var amount decimal.Decimal
 	var cur string
 	if err := row.Scan(&c.ID, &c.CampaignID, &c.InvestorID, &c.Role, &amount, &cur, &c.Shares, &c.Tier, &c.Quantity, &c.VehicleID, &c.State,
-		&c.PendingTransfer, &c.CoolingOffUntil, &c.CreatedAt, &c.ReconfirmBy); err != nil {
+		&c.PendingTransfer, &c.CoolingOffUntil, &c.CreatedAt, &c.ReconfirmBy, &c.RiskDisclosure); err != nil {
 		return Commitment{}, err
 	}
 	ccy, err := money.Lookup(cur)

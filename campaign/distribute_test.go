@@ -24,14 +24,14 @@ func TestDistributionWithCarry(t *testing.T) {
 	lead := w.investor("CN-2015", rich(), cny("100.00"))
 	c := w.launch(campaign.NewCampaign{IssuerID: iss, Kind: "equity", Pack: "CN-2015", Title: "carry", Target: cny("100.00"),
 		PricePerShare: cny("10.00"), FeeRate: decimal.Zero, LeadInvestorID: lead})
-	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: lead, Shares: 4, IdempotencyKey: "lead"}); err != nil {
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: lead, Shares: 4, IdempotencyKey: "lead"}); err != nil {
 		t.Fatal(err)
 	}
 	var followers []uuid.UUID
 	for i := 0; i < 3; i++ {
 		f := w.investor("CN-2015", rich(), cny("100.00"))
 		followers = append(followers, f)
-		if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: f, Shares: 2, IdempotencyKey: uuid.NewString()}); err != nil {
+		if _, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: f, Shares: 2, IdempotencyKey: uuid.NewString()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -47,7 +47,7 @@ func TestInvestorWindowExpiresExactly(t *testing.T) {
 	inv := w.regCFInvestor("10000.00")
 	c := w.regCFCampaign(400 * 24 * time.Hour)
 	made := w.svc.Now()
-	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: inv, Shares: 2000, IdempotencyKey: "first"}); err != nil {
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: inv, Shares: 2000, IdempotencyKey: "first"}); err != nil {
 		t.Fatal(err)
 	}
 	// Qualifications last a year too: assess the investor again on the way.
@@ -62,7 +62,7 @@ func TestInvestorWindowExpiresExactly(t *testing.T) {
 	try := func(at time.Time) error {
 		w.clock.Store(&at)
 		n++
-		_, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: inv, Shares: 1000, IdempotencyKey: fmt.Sprint("k", n)})
+		_, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: inv, Shares: 1000, IdempotencyKey: fmt.Sprint("k", n)})
 		return err
 	}
 	overLimit := func(err error) bool {
@@ -102,7 +102,7 @@ func TestRaceOnOneRemainingLimit(t *testing.T) {
 	taken, refused := 0, 0
 	for i := 0; i < 6; i++ {
 		wg.Go(func() {
-			_, err := w.svc.Commit(context.Background(), campaign.CommitRequest{CampaignID: c.ID, InvestorID: inv, Shares: 500, IdempotencyKey: uuid.NewString()})
+			_, err := w.svc.Commit(context.Background(), campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: inv, Shares: 500, IdempotencyKey: uuid.NewString()})
 			mu.Lock()
 			defer mu.Unlock()
 			var r *compliance.Refusal
@@ -150,7 +150,7 @@ func TestIssuerInvestorCap(t *testing.T) {
 	}
 	a, b, d := w.investor("CN-2015", rich(), cny("100000.00")), w.investor("CN-2015", rich(), cny("100000.00")), w.investor("CN-2015", rich(), cny("100000.00"))
 	commit := func(inv uuid.UUID, key string) (campaign.Commitment, error) {
-		return w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: inv, Shares: 100, IdempotencyKey: key})
+		return w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: inv, Shares: 100, IdempotencyKey: key})
 	}
 	capped := func(err error) bool {
 		var r *compliance.Refusal

@@ -250,3 +250,13 @@ func assertExposures(t *testing.T, db *pgtest.DB) {
 		t.Errorf("%d issuer_investors rows disagree with the commitments", bad)
 	}
 }
+
+// cnAck is the SHA-256 of the CN packs' risk disclosure letter, which
+// every CN equity commitment acknowledges.
+var cnAck = func() string {
+	p, err := compliance.Pack("CN-2015", time.Now())
+	if err != nil || p.RiskDisclosure == nil {
+		panic(fmt.Sprintf("CN-2015 risk disclosure: %v", err))
+	}
+	return p.RiskDisclosure.SHA256()
+}()

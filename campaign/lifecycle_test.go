@@ -196,7 +196,7 @@ func TestLeadMustMeetLeadCriteria(t *testing.T) {
 	novice := w.investor("CN-2015", compliance.Profile{FinancialAssets: decimal.NewFromInt(2000000), RiskAnswers: []int{4, 4, 4, 4, 4}}, cny("300000.00"))
 	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "equity", Pack: "CN-2015", Title: "novice lead", Target: cny("1000000.00"),
 		PricePerShare: cny("100.00"), FeeRate: decimal.Zero, LeadInvestorID: novice})
-	_, err := w.svc.Commit(context.Background(), campaign.CommitRequest{CampaignID: c.ID, InvestorID: novice, Shares: 2000, IdempotencyKey: "n"})
+	_, err := w.svc.Commit(context.Background(), campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: novice, Shares: 2000, IdempotencyKey: "n"})
 	var refusal *compliance.Refusal
 	if !errors.As(err, &refusal) || refusal.Reasons[0].RuleID != "CN-2015/lead-criteria" {
 		t.Fatalf("novice lead: %v", err)

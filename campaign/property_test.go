@@ -178,7 +178,7 @@ func (w *propWorld) play(ops []propOp, batched bool) []string {
 // with it, or, every other time, a different one (a conflict).
 func (w *propWorld) request(op propOp) campaign.CommitRequest {
 	r := campaign.CommitRequest{CampaignID: w.campaigns[op.campaign].ID, InvestorID: w.investors[op.investor], Tier: op.tier,
-		Quantity: op.qty, Shares: op.shares, IdempotencyKey: op.key}
+		Quantity: op.qty, Shares: op.shares, IdempotencyKey: op.key, RiskDisclosure: cnAck}
 	if prev, ok := w.sent[op.key]; ok && op.investor%2 == 0 {
 		return prev
 	}

@@ -162,7 +162,11 @@ func decide(now time.Time, cf *campaignFacts, f commitFacts, in CommitRequest) (
 		}
 	}
 	facts := f.compliance(now, cf.pack, amt, in.Acknowledged, c.RiskLevel, in.InvestorID, c.IssuerID)
-	facts.Reward, facts.AsLead = c.Kind != "equity", cm.Role == "lead"
+	facts.Reward, facts.AsLead, facts.RiskDisclosure = c.Kind != "equity", cm.Role == "lead", in.RiskDisclosure
+	if d := cf.pack.RiskDisclosure; d != nil && c.Kind == "equity" {
+		h := d.SHA256()
+		cm.RiskDisclosure = &h // what was checked is what is kept
+	}
 	if err := compliance.CheckCommitment(facts).Err(); err != nil {
 		return Commitment{}, err
 	}

@@ -116,23 +116,23 @@ func TestEquityCampaignWithSyndicate(t *testing.T) {
 		Target: cny("1000000.00"), HardCap: cny("1200000.00"), MinTicket: cny("10000.00"), PricePerShare: cny("100.00"),
 		FeeRate: decimal.RequireFromString("0.03"), LeadInvestorID: lead})
 	f1 := w.investor("CN-2015", rich(), cny("600000.00"))
-	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: f1, Shares: 1000, IdempotencyKey: "early"}); !errors.Is(err, campaign.ErrLeadFirst) {
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: f1, Shares: 1000, IdempotencyKey: "early"}); !errors.Is(err, campaign.ErrLeadFirst) {
 		t.Fatalf("follower before the lead: %v", err)
 	}
-	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: lead, Shares: 999, IdempotencyKey: "low-lead"}); err == nil {
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: lead, Shares: 999, IdempotencyKey: "low-lead"}); err == nil {
 		t.Fatal("lead under 10% of the target accepted")
 	}
-	lc, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: lead, Shares: 2000, IdempotencyKey: "lead"})
+	lc, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: lead, Shares: 2000, IdempotencyKey: "lead"})
 	if err != nil || lc.Role != "lead" {
 		t.Fatalf("lead: %+v, %v", lc, err)
 	}
-	fc, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: f1, Shares: 5000, IdempotencyKey: "f1"})
+	fc, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: f1, Shares: 5000, IdempotencyKey: "f1"})
 	if err != nil || fc.Role != "follower" || fc.VehicleID == nil {
 		t.Fatalf("follower: %+v, %v", fc, err)
 	}
 	// An investor below the CN-2015 thresholds is refused with the reasons, and nothing moves.
 	poor := w.investor("CN-2015", compliance.Profile{FinancialAssets: decimal.NewFromInt(50000), RiskAnswers: []int{4, 4, 4, 4, 4}}, cny("50000.00"))
-	_, err = w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: poor, Shares: 100, IdempotencyKey: "poor"})
+	_, err = w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: poor, Shares: 100, IdempotencyKey: "poor"})
 	var refusal *compliance.Refusal
 	if !errors.As(err, &refusal) || refusal.Reasons[0].RuleID != "CN-2015/qualified" {
 		t.Fatalf("unqualified investor: %v", err)
@@ -142,7 +142,7 @@ func TestEquityCampaignWithSyndicate(t *testing.T) {
 	}
 	// A follower changes their mind within the 24-hour cooling-off; another is locked in after it.
 	f2 := w.investor("CN-2015", rich(), cny("300000.00"))
-	c2, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: f2, Shares: 1000, IdempotencyKey: "f2"})
+	c2, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: f2, Shares: 1000, IdempotencyKey: "f2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestEquityCampaignWithSyndicate(t *testing.T) {
 		t.Errorf("cancelled follower's wallet = %s", bal)
 	}
 	f3 := w.investor("CN-2015", rich(), cny("400000.00"))
-	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: f3, Shares: 3000, IdempotencyKey: "f3"}); err != nil {
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{RiskDisclosure: cnAck, CampaignID: c.ID, InvestorID: f3, Shares: 3000, IdempotencyKey: "f3"}); err != nil {
 		t.Fatal(err)
 	}
 	w.advance(25 * time.Hour)

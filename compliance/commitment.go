@@ -25,6 +25,7 @@ type Facts struct {
 	InvestorRelated        bool      // declared related to the issuer (自融)
 	Qualification          *Decision // the investor's latest decision under this pack; nil: none
 	Acknowledged           bool      // the investor acknowledged the risk warning for this commitment
+	RiskDisclosure         string    // the SHA-256 of the risk-disclosure letter the investor acknowledged ("" none)
 	CampaignRisk           int       // R1..R5
 	IssuerVerified         bool
 	IssuerBlacklisted      bool
@@ -111,6 +112,10 @@ func CheckCommitment(f Facts) Result {
 		fail(Reason{RuleID: p.ID + "/qualification-current", Figure: q.ExpiresAt.Format(time.RFC3339), Message: "the qualification has expired"})
 	case !q.Qualified:
 		fail(Reason{RuleID: p.ID + "/qualified", Figure: q.Category, Message: "the investor is not qualified under " + p.ID})
+	}
+	if d := p.RiskDisclosure; d != nil && f.RiskDisclosure != d.SHA256() {
+		fail(Reason{RuleID: p.ID + "/risk-disclosure", Figure: f.RiskDisclosure, Threshold: d.SHA256(),
+			Message: "acknowledge the current risk disclosure letter (" + d.Title + ", version " + d.Version + ") by its SHA-256", Cite: d.Cite})
 	}
 	if q != nil {
 		if q.RiskTolerance < f.CampaignRisk {

@@ -55,12 +55,15 @@ func (c CoolingOff) Until(committed, deadline time.Time) *time.Time {
 
 // RulePack is one dated version of a jurisdiction's rules.
 type RulePack struct {
-	ID            string // CN-2014, CN-2015, US-REGCF, EU-ECSP
-	Version       string // the date its figures took effect
-	EffectiveFrom time.Time
-	Family        Family
-	Currency      money.Currency
-	Title         string
+	// RiskDisclosure, when set, is the letter every equity commitment under
+	// the pack acknowledges by its hash.
+	RiskDisclosure *RiskDisclosure
+	ID             string // CN-2014, CN-2015, US-REGCF, EU-ECSP
+	Version        string // the date its figures took effect
+	EffectiveFrom  time.Time
+	Family         Family
+	Currency       money.Currency
+	Title          string
 
 	// CN: who is a qualified investor (any one test suffices).
 	InstitutionNetAssets      Figure
@@ -137,6 +140,7 @@ func cnPack(version string, assets, income, ticket string, cite string) RulePack
 		LeadMinYears:          2,
 		LeadMinExits:          1,
 		LeadCite:              "Wefunder/AngelList lead practice (experience, skin in the game) [S]; a platform setting",
+		RiskDisclosure:        &cnRiskDisclosure,
 	}
 }
 

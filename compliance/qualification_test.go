@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -228,6 +229,14 @@ func TestCheckCommitmentBoundaries(t *testing.T) {
 	cny := func(s string) money.Amount { a, _ := money.ParseSigned("CNY", s); return a }
 	f := Facts{At: at, Pack: cn, InvestorVerified: true, IssuerVerified: true, Qualification: &cq, CampaignRisk: 5,
 		Amount: cny("100.00"), InvestedInWindow: cny("0"), IssuerRaisedInWindow: cny("0"), IssuerInvestors: 199}
+	// Without the current risk disclosure acknowledged by its hash, refused for that.
+	for _, ack := range []string{"", strings.Repeat("0", 64)} {
+		f.RiskDisclosure = ack
+		if r := CheckCommitment(f); r.Allowed || r.Refusals[0].RuleID != "CN-2015/risk-disclosure" || r.Refusals[0].Threshold != cn.RiskDisclosure.SHA256() {
+			t.Errorf("risk disclosure %q: %+v", ack, r)
+		}
+	}
+	f.RiskDisclosure = cn.RiskDisclosure.SHA256()
 	if !CheckCommitment(f).Allowed {
 		t.Error("200th investor refused")
 	}

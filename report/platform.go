@@ -56,7 +56,7 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 		}
 		rows.Close()
 		out["flows"] = flows
-		rows, err = tx.Query(ctx, `SELECT c.id, c.campaign_id, c.amount, k.currency, c.state, c.created_at FROM commitments c
+		rows, err = tx.Query(ctx, `SELECT c.id, c.campaign_id, c.amount, k.currency, c.state, c.created_at, c.risk_disclosure FROM commitments c
 			JOIN campaigns k ON k.id = c.campaign_id WHERE c.investor_id = $1 ORDER BY c.created_at`, id)
 		if err != nil {
 			return err
@@ -67,11 +67,16 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 			var a decimal.Decimal
 			var cur, st string
 			var at time.Time
-			if err := rows.Scan(&cid, &camp, &a, &cur, &st, &at); err != nil {
+			var disclosure *string
+			if err := rows.Scan(&cid, &camp, &a, &cur, &st, &at, &disclosure); err != nil {
 				rows.Close()
 				return err
 			}
-			cms = append(cms, map[string]any{"commitment_id": cid, "campaign_id": camp, "amount": a.String(), "currency": cur, "state": st, "at": at.UTC()})
+			cm := map[string]any{"commitment_id": cid, "campaign_id": camp, "amount": a.String(), "currency": cur, "state": st, "at": at.UTC()}
+			if disclosure != nil { // the risk disclosure letter acknowledged, by its SHA-256
+				cm["risk_disclosure"] = *disclosure
+			}
+			cms = append(cms, cm)
 		}
 		rows.Close()
 		out["commitments"] = cms

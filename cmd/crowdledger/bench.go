@@ -87,6 +87,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 type bencher struct {
 	*demoClient
 	reg       string
+	ack       string // the CN risk disclosure letter's hash, for equity commitments
 	issuer    string
 	issuerKey string
 	invs      []benchInvestor
@@ -180,7 +181,10 @@ func (b *bencher) setupEquity(followers int) error {
 		return err
 	}
 	b.campaigns = []string{id}
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/commitments", lead.key, obj{"shares": 10000}, 201); err != nil {
+	if b.ack, err = b.riskDisclosure(lead.key, "CN-2015"); err != nil {
+		return err
+	}
+	if _, err := b.call("POST", "/v1/campaigns/"+id+"/commitments", lead.key, obj{"shares": 10000, "risk_disclosure": b.ack}, 201); err != nil {
 		return fmt.Errorf("the lead's commitment: %w", err)
 	}
 	b.invs = make([]benchInvestor, followers)
@@ -469,7 +473,7 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 	}
 	body := obj{"tier": "unit", "quantity": 1}
 	if scenario == "equity" {
-		body = obj{"shares": 1}
+		body = obj{"shares": 1, "risk_disclosure": b.ack}
 	}
 	cm, err := b.call("POST", "/v1/campaigns/"+camp+"/commitments", inv.key, body, 201)
 	if err == nil && scenario == "mixed" {

@@ -359,9 +359,15 @@ func (d *demoClient) equity() error {
 		return err
 	}
 	lk, _ := d.key("investor", lead)
-	if _, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", lk, obj{"shares": 2000}, 201); err != nil {
+	// Every CN equity commitment acknowledges the risk disclosure letter (投资风险揭示书) by its hash.
+	ack, err := d.riskDisclosure(lk, "CN-2015")
+	if err != nil {
 		return err
 	}
+	if _, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", lk, obj{"shares": 2000, "risk_disclosure": ack}, 201); err != nil {
+		return err
+	}
+	d.say("  every commitment acknowledges the risk disclosure letter (投资风险揭示书) by its SHA-256 %s…", ack[:12])
 	d.say("  lead commits 2000 shares = 200000.00 CNY (at least 10%% of the target, before any follower)")
 	var followers []string
 	var fkeys []string
@@ -381,7 +387,7 @@ func (d *demoClient) equity() error {
 	}
 	var cms []obj
 	for i, shares := range []int{4000, 4000, 1000} {
-		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", fkeys[i], obj{"shares": shares}, 201)
+		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", fkeys[i], obj{"shares": shares, "risk_disclosure": ack}, 201)
 		if err != nil {
 			return err
 		}
@@ -399,7 +405,7 @@ func (d *demoClient) equity() error {
 		return err
 	}
 	pk, _ := d.key("investor", poor)
-	refused, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", pk, obj{"shares": 1000}, 422)
+	refused, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", pk, obj{"shares": 1000, "risk_disclosure": ack}, 422)
 	if err != nil {
 		return err
 	}
@@ -465,4 +471,14 @@ func (d *demoClient) equity() error {
 		return err
 	}
 	return nil
+}
+
+// riskDisclosure reads the pack's risk disclosure letter, as an investor's
+// app shows it, and returns the hash the investor acknowledges.
+func (d *demoClient) riskDisclosure(key, pack string) (string, error) {
+	l, err := d.call("GET", "/v1/packs/"+pack+"/risk-disclosure", key, nil, 200)
+	if err != nil {
+		return "", err
+	}
+	return str(l, "sha256"), nil
 }
