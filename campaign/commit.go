@@ -64,12 +64,12 @@ func (s *Service) bankMove(ctx context.Context, party uuid.UUID, amount money.Am
 // CommitRequest is an investor's commitment: an equity campaign takes a
 // number of shares, a reward campaign a tier and quantity.
 type CommitRequest struct {
-	CampaignID     uuid.UUID
-	InvestorID     uuid.UUID
-	Shares         int64
-	Tier           string
-	Quantity       int
-	Acknowledged   bool // the investor acknowledged the risk warning
+	CampaignID   uuid.UUID
+	InvestorID   uuid.UUID
+	Shares       int64
+	Tier         string
+	Quantity     int
+	Acknowledged bool // the investor acknowledged the risk warning
 	// RiskDisclosure is the SHA-256 of the risk-disclosure letter the
 	// investor acknowledged (compliance.RulePack.RiskDisclosure).
 	RiskDisclosure string
