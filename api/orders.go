@@ -138,10 +138,16 @@ func (s *server) refundOrder(c echo.Context) error {
 }
 
 type holderJSON struct {
-	InvestorID *string      `json:"investor_id,omitempty"`
-	VehicleID  *string      `json:"vehicle_id,omitempty"`
-	Shares     int64        `json:"shares"`
-	Members    []holderJSON `json:"members,omitempty"`
+	InvestorID  *string          `json:"investor_id,omitempty"`
+	VehicleID   *string          `json:"vehicle_id,omitempty"`
+	Shares      int64            `json:"shares"`
+	Members     []holderJSON     `json:"members,omitempty"`
+	Commitments []heldCommitment `json:"commitments,omitempty"`
+}
+
+type heldCommitment struct {
+	ID     string `json:"commitment_id"`
+	Shares int64  `json:"shares"`
 }
 
 func toHolder(h campaign.Holder) holderJSON {
@@ -156,6 +162,9 @@ func toHolder(h campaign.Holder) holderJSON {
 	}
 	for _, m := range h.Members {
 		out.Members = append(out.Members, toHolder(m))
+	}
+	for _, c := range h.Commitments {
+		out.Commitments = append(out.Commitments, heldCommitment{ID: c.ID.String(), Shares: c.Shares})
 	}
 	return out
 }

@@ -313,34 +313,56 @@ func (s *Service) recordCloseFailure(ctx context.Context, id uuid.UUID, cause er
 	})
 }
 
-// Holder is one line of an equity campaign's cap table.
+// Holder is one line of an equity campaign's cap table: an investor
+// holding directly, or a syndicate vehicle with its members. An investor
+// who topped up holds one line, the commitments beneath it.
 type Holder struct {
-	InvestorID *uuid.UUID // a direct holder (or the lead)
-	VehicleID  *uuid.UUID // a syndicate vehicle, with its members
-	Shares     int64
-	Members    []Holder
+	InvestorID  *uuid.UUID // a direct holder (or the lead), or a vehicle's member
+	VehicleID   *uuid.UUID // a syndicate vehicle, with its members
+	Shares      int64
+	Members     []Holder
+	Commitments []HeldCommitment // the settled commitments behind an investor's line
 }
 
-// CapTable lists who holds the shares of a settled equity campaign:
-// investors directly, and syndicate vehicles with their members' units.
+// HeldCommitment is one settled commitment behind a cap table line.
+type HeldCommitment struct {
+	ID     uuid.UUID
+	Shares int64
+}
+
+// CapTable lists who holds the shares of a settled equity campaign: one
+// line per direct holder and per vehicle (its members one line each),
+// every line summing its commitments, in the order of the first of them.
 func (s *Service) CapTable(ctx context.Context, id uuid.UUID) ([]Holder, error) {
-	rows, err := s.db.Query(ctx, `SELECT investor_id, vehicle_id, shares FROM commitments WHERE campaign_id = $1 AND state = 'settled' AND shares IS NOT NULL
-		ORDER BY vehicle_id NULLS FIRST, created_at`, id)
+	rows, err := s.db.Query(ctx, `SELECT id, investor_id, vehicle_id, shares FROM commitments WHERE campaign_id = $1 AND state = 'settled' AND shares IS NOT NULL
+		ORDER BY vehicle_id NULLS FIRST, created_at, id`, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Holder
+	direct := map[uuid.UUID]int{}
 	vehicles := map[uuid.UUID]int{}
+	members := map[[2]uuid.UUID]int{}
+	add := func(h *Holder, cm uuid.UUID, shares int64) {
+		h.Shares += shares
+		h.Commitments = append(h.Commitments, HeldCommitment{ID: cm, Shares: shares})
+	}
 	for rows.Next() {
-		var inv uuid.UUID
+		var cm, inv uuid.UUID
 		var veh *uuid.UUID
 		var shares int64
-		if err := rows.Scan(&inv, &veh, &shares); err != nil {
+		if err := rows.Scan(&cm, &inv, &veh, &shares); err != nil {
 			return nil, err
 		}
 		if veh == nil {
-			out = append(out, Holder{InvestorID: &inv, Shares: shares})
+			i, ok := direct[inv]
+			if !ok {
+				out = append(out, Holder{InvestorID: &inv})
+				i = len(out) - 1
+				direct[inv] = i
+			}
+			add(&out[i], cm, shares)
 			continue
 		}
 		i, ok := vehicles[*veh]
@@ -351,7 +373,14 @@ func (s *Service) CapTable(ctx context.Context, id uuid.UUID) ([]Holder, error) 
 			vehicles[*veh] = i
 		}
 		out[i].Shares += shares
-		out[i].Members = append(out[i].Members, Holder{InvestorID: &inv, Shares: shares})
+		key := [2]uuid.UUID{*veh, inv}
+		m, ok := members[key]
+		if !ok {
+			out[i].Members = append(out[i].Members, Holder{InvestorID: &inv})
+			m = len(out[i].Members) - 1
+			members[key] = m
+		}
+		add(&out[i].Members[m], cm, shares)
 	}
 	return out, rows.Err()
 }

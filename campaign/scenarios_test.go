@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"sync"
 	"testing"
@@ -264,5 +265,42 @@ func TestTwoSchedulersCloseOnce(t *testing.T) {
 	w.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM transfers WHERE code = 'issuer_payout'`).Scan(&payouts)
 	if payouts != 1 {
 		t.Errorf("%d payouts", payouts)
+	}
+}
+
+// TestCapTableOneLinePerHolder: a lead and a follower who each topped up
+// hold one line each, their commitments beneath it.
+func TestCapTableOneLinePerHolder(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	lead := w.investor("CN-2015", rich(), cny("500000.00"))
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "equity", Pack: "CN-2015", Title: "加投",
+		Target: cny("100000.00"), HardCap: cny("200000.00"), MinTicket: cny("1000.00"), PricePerShare: cny("100.00"),
+		FeeRate: decimal.Zero, LeadInvestorID: lead})
+	f := w.investor("CN-2015", rich(), cny("500000.00"))
+	for i, in := range []campaign.CommitRequest{
+		{InvestorID: lead, Shares: 200}, {InvestorID: lead, Shares: 150}, {InvestorID: lead, Shares: 100},
+		{InvestorID: f, Shares: 500}, {InvestorID: f, Shares: 225},
+	} {
+		in.CampaignID, in.RiskDisclosure, in.IdempotencyKey = c.ID, cnAck, fmt.Sprint("top-up-", i)
+		if _, err := w.svc.Commit(ctx, in); err != nil {
+			t.Fatalf("commitment %d: %v", i, err)
+		}
+	}
+	w.advance(31 * 24 * time.Hour)
+	if got, err := w.svc.Close(w.opsCtx, c.ID, false); err != nil || got.State != campaign.Settled {
+		t.Fatalf("close: %v", err)
+	}
+	table, err := w.svc.CapTable(ctx, c.ID)
+	if err != nil || len(table) != 2 {
+		t.Fatalf("cap table: %+v, %v", table, err)
+	}
+	if l := table[0]; *l.InvestorID != lead || l.Shares != 450 || len(l.Commitments) != 3 {
+		t.Errorf("the lead's line: %+v", l)
+	}
+	if v := table[1]; v.VehicleID == nil || v.Shares != 725 || len(v.Members) != 1 || *v.Members[0].InvestorID != f ||
+		v.Members[0].Shares != 725 || len(v.Members[0].Commitments) != 2 {
+		t.Errorf("the vehicle's line: %+v", v)
 	}
 }
