@@ -123,6 +123,7 @@ var errorCodes = []struct {
 	{campaign.ErrIdempotencyConflict, http.StatusConflict, "idempotency_conflict"},
 	{campaign.ErrAlreadyCommitted, http.StatusConflict, "already_committed"},
 	{campaign.ErrNotDue, http.StatusConflict, "not_due"},
+	{campaign.ErrRightsOpen, http.StatusConflict, "cancellation_rights_open"},
 	{campaign.ErrNoChange, http.StatusUnprocessableEntity, "no_change"},
 	{campaign.ErrRefundTooLarge, http.StatusUnprocessableEntity, "refund_too_large"},
 	{campaign.ErrOrderNotDisputable, http.StatusConflict, "illegal_transition"},

@@ -327,6 +327,9 @@ func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, s
 		if cf.pack, err = compliance.Pack(cf.c.Pack, now); err != nil {
 			return nil, err
 		}
+		if cf.pack.CoolingOff.PlatformSetting && s.PlatformCoolingOff > 0 {
+			cf.pack.CoolingOff.AfterCommit = s.PlatformCoolingOff // the platform's choice where the rules set none
+		}
 	}
 	return ld, nil
 }

@@ -94,6 +94,9 @@ type Service struct {
 	db     pg.Pool
 	ledger *ledger.Ledger
 	reg    *registry.Registry
+	// PlatformCoolingOff, when positive, is the cancellation window of
+	// packs whose rules set none (the CN packs: 24 hours by default).
+	PlatformCoolingOff time.Duration
 	// OnBatch, if set before StartBatching, is called with each commitment
 	// batch's size and how long its oldest commitment waited (for metrics).
 	OnBatch func(size int, waited time.Duration)

@@ -45,12 +45,33 @@ func (s *Service) Close(ctx context.Context, id uuid.UUID, force bool) (Campaign
 		if !due && !force {
 			return ErrNotDue
 		}
-		success := c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0)
-		if success {
-			return s.settle(ctx, tx, c)
-		}
-		return s.refund(ctx, tx, c)
+		_, err := s.closeLocked(ctx, tx, c)
+		return err
 	})
+}
+
+// ErrRightsOpen: a campaign due to close still has commitments inside
+// their cancellation window; it closes when the last window ends.
+var ErrRightsOpen = errors.New("investors may still cancel: the campaign closes when their cancellation rights end")
+
+// closeLocked settles or refunds the locked campaign c, the one decision
+// both the scheduler and an operator's close take: not while any live
+// commitment can still be cancelled (money is released only after the
+// investor's cancellation rights end: Reg CF's 48 hours, ECSP's 4-day
+// reflection, the CN packs' platform setting), then success by target.
+func (s *Service) closeLocked(ctx context.Context, tx pgx.Tx, c *Campaign) (settled bool, err error) {
+	var open *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(cooling_off_until) FROM commitments WHERE campaign_id = $1 AND state = 'live' AND cooling_off_until > $2`,
+		c.ID, s.Now()).Scan(&open); err != nil {
+		return false, err
+	}
+	if open != nil {
+		return false, fmt.Errorf("%w (until %s)", ErrRightsOpen, open.UTC().Format(time.RFC3339))
+	}
+	if c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0) {
+		return true, s.settle(ctx, tx, c)
+	}
+	return false, s.refund(ctx, tx, c)
 }
 
 func (s *Service) liveCommitments(ctx context.Context, tx pgx.Tx, campaign uuid.UUID) ([]Commitment, error) {
@@ -214,8 +235,12 @@ func (s *Service) Tick(ctx context.Context) (TickReport, error) {
 	}
 	// A campaign whose close failed waits for its retry time; the others
 	// are not held up by it.
-	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap)
-		AND (close_retry_at IS NULL OR close_retry_at <= $1) ORDER BY deadline LIMIT 100`, now)
+	// Nor is one whose investors may still cancel: it closes when the last
+	// cancellation window ends.
+	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns k WHERE state = 'live' AND (deadline <= $1 OR committed >= hard_cap)
+		AND (close_retry_at IS NULL OR close_retry_at <= $1)
+		AND NOT EXISTS (SELECT 1 FROM commitments c WHERE c.campaign_id = k.id AND c.state = 'live' AND c.cooling_off_until > $1)
+		ORDER BY deadline LIMIT 100`, now)
 	if err != nil {
 		return rep, err
 	}
@@ -272,11 +297,8 @@ func (s *Service) close(ctx context.Context, id uuid.UUID) (settled, done bool, 
 			WHERE id = $1 AND close_failures > 0`, id); err != nil {
 			return err
 		}
-		if c.Committed.Cmp(c.Target) >= 0 || (c.Funding == "keep_what_you_raise" && c.Committed.Sign() > 0) {
-			settled = true
-			return s.settle(ctx, tx, &c)
-		}
-		return s.refund(ctx, tx, &c)
+		settled, err = s.closeLocked(ctx, tx, &c)
+		return err
 	})
 	return settled, done, err
 }

@@ -304,3 +304,54 @@ func TestCapTableOneLinePerHolder(t *testing.T) {
 		t.Errorf("the vehicle's line: %+v", v)
 	}
 }
+
+// TestMoneyWaitsForCancellationRights: a pledge made three minutes before
+// the deadline keeps its 24-hour cancellation right past the deadline. The
+// campaign does not close while it runs (the scheduler leaves it, an
+// operator's close is refused), the backer cancels after the deadline, and
+// the close that follows decides on what is left: below the target now,
+// everyone is refunded, and nothing was ever paid out.
+func TestMoneyWaitsForCancellationRights(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	deadline := w.svc.Now().Add(7 * 24 * time.Hour)
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Pack: "CN-2015", Title: "冷静期", RiskLevel: 1,
+		Target: cny("100.00"), HardCap: cny("1000.00"), FeeRate: decimal.Zero, Deadline: deadline,
+		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
+	early, late := w.investor("", compliance.Profile{}, cny("100.00")), w.investor("", compliance.Profile{}, cny("100.00"))
+	if _, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: early, Tier: "t", Quantity: 6, IdempotencyKey: "early"}); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(deadline.Sub(w.svc.Now()) - 3*time.Minute)
+	lc, err := w.svc.Commit(ctx, campaign.CommitRequest{CampaignID: c.ID, InvestorID: late, Tier: "t", Quantity: 5, IdempotencyKey: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.advance(time.Hour) // past the deadline: 110.00 pledged against a 100.00 target
+	if rep, err := w.svc.Tick(ctx); err != nil || rep.Closed() != 0 {
+		t.Fatalf("closed while a backer may still cancel: %+v, %v", rep, err)
+	}
+	if _, err := w.svc.Close(w.opsCtx, c.ID, false); !errors.Is(err, campaign.ErrRightsOpen) {
+		t.Fatalf("operator's close inside a cancellation window: %v", err)
+	}
+	if got, err := w.svc.Cancel(ctx, lc.ID, late); err != nil || got.State != "cancelled" {
+		t.Fatalf("cancel after the deadline, inside the window: %+v, %v", got, err)
+	}
+	if bal := w.balance(w.wallet(late)); bal != "100.00" {
+		t.Errorf("cancelled backer's wallet = %s", bal)
+	}
+	w.advance(24 * time.Hour)
+	rep, err := w.svc.Tick(ctx)
+	if err != nil || len(rep.Refunded) != 1 || rep.Refunded[0] != c.ID {
+		t.Fatalf("close after the windows: %+v, %v", rep, err)
+	}
+	if bal := w.balance(w.wallet(early)); bal != "100.00" {
+		t.Errorf("refunded backer's wallet = %s", bal)
+	}
+	var payouts int
+	w.db.Pool.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE code = 'issuer_payout' AND metadata->>'campaign_id' = $1`, c.ID.String()).Scan(&payouts)
+	if payouts != 0 {
+		t.Errorf("%d payouts from a campaign that fell below its target", payouts)
+	}
+}

@@ -35,7 +35,10 @@ type CoolingOff struct {
 	AfterCommit time.Duration
 	// BeforeDeadline: cancellable until this long before the deadline (US: 48 h).
 	BeforeDeadline time.Duration
-	Cite           string
+	// PlatformSetting: the rules set no window and the platform chose
+	// AfterCommit (the CN packs); Service.PlatformCoolingOff overrides it.
+	PlatformSetting bool
+	Cite            string
 }
 
 // Until is when a commitment made at committed, in a campaign closing at
@@ -134,7 +137,7 @@ func cnPack(version string, assets, income, ticket string, cite string) RulePack
 		MaxInvestorsPerIssuer:     200,
 		MaxInvestorsCite:          "SAC draft 2014 art. 12; Company Law art. 78 / Securities Law art. 9: 累计不得超过200人",
 		// The drafts set no cooling-off; platforms used their own. This is a platform setting.
-		CoolingOff:            CoolingOff{AfterCommit: 24 * time.Hour, Cite: "platform setting: the SAC drafts set no cooling-off period"},
+		CoolingOff:            CoolingOff{AfterCommit: 24 * time.Hour, PlatformSetting: true, Cite: "platform setting: the SAC drafts set no cooling-off period"},
 		WindowMonths:          12,
 		QualificationValidity: year,
 		LeadMinYears:          2,

@@ -95,7 +95,7 @@ func TestFrozenMoneyCannotLeave(t *testing.T) {
 	frozen("commitment transfer", err)
 	_, err = svc.Withdraw(ctx, inv, cny("10.00"), "W1")
 	frozen("withdrawal", err)
-	clock = clock.Add(2 * time.Hour)
+	clock = clock.Add(25 * time.Hour) // past the deadline and the commitment's 24-hour cancellation window
 	_, err = svc.Close(ctx, c.ID, false)
 	frozen("settlement", err)
 	// Money may still come in: a deposit to a frozen wallet is allowed.

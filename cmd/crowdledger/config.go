@@ -31,6 +31,9 @@ type config struct {
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	SweepInterval   time.Duration
+	// PlatformCoolingOff is the cancellation window of packs whose rules
+	// set none (the CN packs), a platform setting: 24h by default.
+	PlatformCoolingOff time.Duration
 	// AuditSigningKey is the base64 Ed25519 seed that signs audit
 	// checkpoints (from AUDIT_SIGNING_KEY or the file AUDIT_SIGNING_KEY_FILE).
 	AuditSigningKey string
@@ -128,6 +131,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	num("MAX_BODY_BYTES", 1024, 64<<20, func(n int64) { c.MaxBodyBytes = n })
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("PENDING_SWEEP_INTERVAL", &c.SweepInterval)
+	dur("PLATFORM_COOLING_OFF", &c.PlatformCoolingOff)
 	dur("AUDIT_CHAIN_INTERVAL", &c.ChainInterval)
 	if v := getenv("AUTH_CACHE_TTL"); v == "0" {
 		c.AuthCacheTTL = 0

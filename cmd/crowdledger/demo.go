@@ -211,7 +211,11 @@ func (d *demoClient) awaitState(id, want string) (obj, error) {
 			return c, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("campaign %s is %s, still not %s", id, str(c, "state"), want)
+			// Money is released only when every backer's cancellation right has
+			// ended: 24 hours after a CN pledge unless the service runs with a
+			// shorter PLATFORM_COOLING_OFF.
+			return nil, fmt.Errorf("campaign %s is %s, still not %s: if backers may still cancel, run the service with PLATFORM_COOLING_OFF shorter than --wait (for the demo: PLATFORM_COOLING_OFF=2s)",
+				id, str(c, "state"), want)
 		}
 		select {
 		case <-d.ctx.Done():

@@ -220,7 +220,7 @@ func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	seed, _ := audit.GenerateSeed()
 	env := map[string]string{"DATABASE_URL": db.URL, "LISTEN_ADDR": addr, "LOG_LEVEL": "warn", "AUDIT_SIGNING_KEY": seed,
-		"PII_KEYS": "k1:" + pii.NewKey(), "PII_LOOKUP_KEY": pii.NewKey(), "PENDING_SWEEP_INTERVAL": "200ms"}
+		"PII_KEYS": "k1:" + pii.NewKey(), "PII_LOOKUP_KEY": pii.NewKey(), "PLATFORM_COOLING_OFF": "1s", "PENDING_SWEEP_INTERVAL": "200ms"}
 	getenv := func(k string) string { return env[k] }
 	ctx := context.Background()
 	var out bytes.Buffer

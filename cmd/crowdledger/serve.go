@@ -108,6 +108,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	keyStore.CacheTTL = cfg.AuthCacheTTL
 	campaigns := campaign.New(pool, lg, reg)
 	campaigns.OnBatch = metrics.Batch("commitments")
+	campaigns.PlatformCoolingOff = cfg.PlatformCoolingOff
 	campaigns.StartBatching(cfg.LedgerMaxBatch)
 	keysStore := idempotency.New(pool, keys)
 	// A ring that cannot open what is stored stops the service here, with
