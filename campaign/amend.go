@@ -98,7 +98,11 @@ func (s *Service) Amend(ctx context.Context, id uuid.UUID, a Amendment) (Campaig
 // requireReconfirmation marks live commitments (all, or one role's) as
 // needing reconfirmation within 5 business days.
 func (s *Service) requireReconfirmation(ctx context.Context, tx pgx.Tx, campaign uuid.UUID, role *string, reason string) (int, error) {
-	by := compliance.AddBusinessDays(s.Now(), ReconfirmDays)
+	cal, err := s.calendar(ctx, tx, campaign)
+	if err != nil {
+		return 0, err
+	}
+	by := cal.AddBusinessDays(s.Now(), ReconfirmDays)
 	tag, err := tx.Exec(ctx, `UPDATE commitments SET reconfirm_by = $2, reconfirm_reason = $3
 		WHERE campaign_id = $1 AND state = 'live' AND ($4::text IS NULL OR role = $4)`, campaign, by, reason, role)
 	if err != nil {
@@ -246,7 +250,11 @@ func (s *Service) EarlyClose(ctx context.Context, id uuid.UUID) (Campaign, error
 		case now.Sub(c.StartsAt) < 21*24*time.Hour:
 			return invalid("starts_at", errors.New("a campaign must be open at least 21 days before closing early"))
 		}
-		deadline := compliance.AddBusinessDays(now, 5)
+		pack, err := compliance.Pack(c.Pack, now)
+		if err != nil {
+			return err
+		}
+		deadline := pack.Calendar.AddBusinessDays(now, 5)
 		if !deadline.Before(c.Deadline) {
 			return invalid("deadline", errors.New("the deadline is already within 5 business days"))
 		}
@@ -255,4 +263,18 @@ func (s *Service) EarlyClose(ctx context.Context, id uuid.UUID) (Campaign, error
 		}
 		return s.record(ctx, tx, c.ID, "campaign.early_close", "", "", map[string]any{"old_deadline": c.Deadline, "new_deadline": deadline})
 	})
+}
+
+// calendar is the business-day calendar of a campaign's rule pack, in
+// force now: deadlines given in business days count in it.
+func (s *Service) calendar(ctx context.Context, tx pgx.Tx, campaign uuid.UUID) (compliance.Calendar, error) {
+	var id string
+	if err := tx.QueryRow(ctx, `SELECT pack FROM campaigns WHERE id = $1`, campaign).Scan(&id); err != nil {
+		return compliance.Calendar{}, fmt.Errorf("campaign %s's pack: %w", campaign, err)
+	}
+	pack, err := compliance.Pack(id, s.Now())
+	if err != nil {
+		return compliance.Calendar{}, err
+	}
+	return pack.Calendar, nil
 }

@@ -252,3 +252,33 @@ func TestRepeatCommitmentsCountOneInvestor(t *testing.T) {
 		t.Errorf("after both: %d investors, %s committed", got.Investors, got.Committed)
 	}
 }
+
+// TestReconfirmationSkipsNationalDay: a material change on 30 September
+// 2026 gives backers 5 business days in the CN calendar: Oct 1-7 are the
+// National Day holiday and Saturday Oct 10 is worked in exchange, so the
+// window ends on Tuesday Oct 13, Beijing time, not on Oct 7.
+func TestReconfirmationSkipsNationalDay(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	start := time.Date(2026, 9, 30, 9, 0, 0, 0, compliance.China.Location)
+	w.clock.Store(&start)
+	c := w.launch(campaign.NewCampaign{IssuerID: w.issuer(), Kind: "reward", Pack: "CN-2015", Title: "国庆", RiskLevel: 1,
+		Target: cny("100.00"), HardCap: cny("1000.00"), FeeRate: decimal.Zero,
+		Tiers: []campaign.Tier{{ID: "t", Title: "t", Price: cny("10.00")}}})
+	b := w.investor("", compliance.Profile{}, cny("100.00"))
+	cm, err := w.svc.Commit(context.Background(), campaign.CommitRequest{CampaignID: c.ID, InvestorID: b, Tier: "t", Quantity: 1, IdempotencyKey: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := cny("200.00")
+	if _, err := w.svc.Amend(w.issuerCtx, c.ID, campaign.Amendment{Target: &target, Reason: "目标调整"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.svc.Commitment(context.Background(), cm.ID, uuid.Nil)
+	if err != nil || got.ReconfirmBy == nil {
+		t.Fatalf("commitment after the change: %+v, %v", got, err)
+	}
+	if want := time.Date(2026, 10, 13, 9, 0, 0, 0, compliance.China.Location); !got.ReconfirmBy.Equal(want) {
+		t.Errorf("reconfirm by %s, want %s", got.ReconfirmBy.In(compliance.China.Location), want)
+	}
+}

@@ -61,6 +61,8 @@ type RulePack struct {
 	// RiskDisclosure, when set, is the letter every equity commitment under
 	// the pack acknowledges by its hash.
 	RiskDisclosure *RiskDisclosure
+	// Calendar counts the pack's business days.
+	Calendar Calendar
 	ID             string // CN-2014, CN-2015, US-REGCF, EU-ECSP
 	Version        string // the date its figures took effect
 	EffectiveFrom  time.Time
@@ -144,6 +146,7 @@ func cnPack(version string, assets, income, ticket string, cite string) RulePack
 		LeadMinExits:          1,
 		LeadCite:              "Wefunder/AngelList lead practice (experience, skin in the game) [S]; a platform setting",
 		RiskDisclosure:        &cnRiskDisclosure,
+		Calendar:              China,
 	}
 }
 
@@ -159,7 +162,7 @@ var packs = []RulePack{
 	// 87 FR 57398 (Sept 20 2022); the effective date is recalled, not re-read [R].
 	regcf("2022-11-21", "124000", "2500", "124000", true, "5000000", "17 CFR 227.100(a), inflation adjustment 87 FR 57398 (2022) [R: effective date]"),
 	{
-		ID: "EU-ECSP", Version: "2021-11-10", EffectiveFrom: day("2021-11-10"), Family: FamilyECSP, Currency: money.MustLookup("EUR"),
+		ID: "EU-ECSP", Version: "2021-11-10", EffectiveFrom: day("2021-11-10"), Family: FamilyECSP, Currency: money.MustLookup("EUR"), Calendar: EU,
 		Title:                 "Regulation (EU) 2020/1503 on European crowdfunding service providers",
 		LegalOwnFunds:         fig("100000", "Reg. 2020/1503 Annex II I(i)(a): own funds of at least EUR 100 000"),
 		LegalTurnover:         fig("2000000", "Reg. 2020/1503 Annex II I(i)(b): net turnover of at least EUR 2 000 000"),
@@ -185,7 +188,7 @@ var packs = []RulePack{
 
 func regcf(version, threshold, floor, limitCap string, greaterOf bool, issuerCap, cite string) RulePack {
 	return RulePack{
-		ID: "US-REGCF", Version: version, EffectiveFrom: day(version), Family: FamilyRegCF, Currency: money.MustLookup("USD"),
+		ID: "US-REGCF", Version: version, EffectiveFrom: day(version), Family: FamilyRegCF, Currency: money.MustLookup("USD"), Calendar: US,
 		Title:                 "Regulation Crowdfunding, 17 CFR Part 227",
 		LimitThreshold:        fig(threshold, cite+": income or net worth below $"+threshold),
 		LimitFloor:            fig(floor, cite+": the greater of $"+floor),

@@ -61,7 +61,7 @@ func (s *Service) File(ctx context.Context, complainant uuid.UUID, againstType s
 		return Complaint{}, invalid("summary", errors.New("must be 5 to 5000 characters"))
 	}
 	c := Complaint{ID: uuid.New(), ComplainantID: complainant, AgainstType: againstType, AgainstID: against, Summary: summary, State: "received",
-		AckDue: compliance.AddBusinessDays(s.Now(), AckWorkingDays)}
+		AckDue: compliance.China.AddBusinessDays(s.Now(), AckWorkingDays)} // the platform's own working days: it answers to Chinese regulators
 	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO complaints (id, complainant_id, against_type, against_id, summary, ack_due) VALUES ($1, $2, $3, $4, $5, $6)
 			RETURNING created_at`, c.ID, complainant, againstType, against, summary, c.AckDue).Scan(&c.CreatedAt); err != nil {
