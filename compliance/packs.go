@@ -62,13 +62,13 @@ type RulePack struct {
 	// the pack acknowledges by its hash.
 	RiskDisclosure *RiskDisclosure
 	// Calendar counts the pack's business days.
-	Calendar Calendar
-	ID             string // CN-2014, CN-2015, US-REGCF, EU-ECSP
-	Version        string // the date its figures took effect
-	EffectiveFrom  time.Time
-	Family         Family
-	Currency       money.Currency
-	Title          string
+	Calendar      Calendar
+	ID            string // CN-2014, CN-2015, US-REGCF, EU-ECSP
+	Version       string // the date its figures took effect
+	EffectiveFrom time.Time
+	Family        Family
+	Currency      money.Currency
+	Title         string
 
 	// CN: who is a qualified investor (any one test suffices).
 	InstitutionNetAssets      Figure
