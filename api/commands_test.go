@@ -43,6 +43,7 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 		q := v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/qualification", key: co,
 			body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"2000000.00","risk_answers":[4,4,4,4,4],"investment_years":5,"exits":2}}`})
 		limits[p] = q.str("window_limit")
+		v.approveQualification(q.str("id"))
 		v.must(201, req{method: "POST", path: "/v1/parties/" + p + "/deposits", key: op,
 			body: fmt.Sprintf(`{"amount":%q,"currency":"CNY","bank_reference":"BANK-%d"}`, deposit, n)})
 		return p, v.keyFor(auth.Investor, p)
@@ -129,6 +130,7 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 	if limits[us] = q.str("window_limit"); limits[us] == "" {
 		t.Fatalf("a Reg CF decision without a limit: %s", q.Raw)
 	}
+	v.approveQualification(q.str("id"))
 	leadReport := v.must(200, req{method: "GET", path: "/v1/reports/investors/" + lead, key: v.key[auth.Regulator]})
 	if cms := leadReport.Body["commitments"].([]any); len(cms) == 0 || cms[0].(map[string]any)["risk_disclosure"] != ack {
 		t.Errorf("the investor report does not show the letter acknowledged: %s", leadReport.Raw)

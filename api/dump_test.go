@@ -40,6 +40,7 @@ func TestDumpHoldsNoPersonalData(t *testing.T) {
 		v.must(200, req{method: "POST", path: "/v1/parties/" + id + "/verification", key: co, body: `{"status":"verified","method":"video-kyc"}`})
 		q := v.must(201, req{method: "POST", path: "/v1/parties/" + id + "/qualification", key: co,
 			body: `{"pack":"US-REGCF","profile":{"entity":"individual","annual_income":"87654.32","net_worth":"98765.43","risk_answers":[3,3,3,3,3]}}`})
+		v.approveQualification(q.str("id"))
 		v.must(200, req{method: "GET", path: "/v1/parties/" + id + "/identity?reason=complaint%202026-7", key: reg})
 		v.must(200, req{method: "GET", path: "/v1/reports/investors/" + id, key: reg})
 		secrets = append(secrets, p.name, p.number, q.str("window_limit"))

@@ -30,6 +30,7 @@ import (
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/idempotency"
+	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -81,24 +82,33 @@ type env struct {
 	db     *pgtest.DB
 	logs   *observer.ObservedLogs
 	key    map[auth.Role]string
+	// reviewer is a second compliance officer's key, made when first needed.
+	reviewer string
 }
 
 // newEnv starts the API on a fresh database; opts adjust its dependencies.
 func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	t.Helper()
 	db := pgtest.NewDB(t)
+	// The service runs as its own role, as serve does: a statement it has
+	// no grant for fails here too. The test's own queries use db.Pool.
+	svcPool, err := pg.Connect(context.Background(), db.AppURL, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svcPool.Close)
 	reg := prometheus.NewRegistry()
 	m := api.NewMetrics(reg)
-	l := ledger.New(db.Pool, ledger.Options{OnCommit: m.LedgerCommitted, OnBatch: m.Batch("ledger"), Freezes: supervision.New(db.Pool)})
+	l := ledger.New(svcPool, ledger.Options{OnCommit: m.LedgerCommitted, OnBatch: m.Batch("ledger"), Freezes: supervision.New(svcPool)})
 	core, logs := observer.New(zapcore.DebugLevel)
-	keys := auth.NewStore(db.Pool)
+	keys := auth.NewStore(svcPool)
 	seed, _ := audit.GenerateSeed()
 	signer, _ := audit.ParseSigner(seed)
-	trail := audit.NewTrail(db.Pool, signer)
+	trail := audit.NewTrail(svcPool, signer)
 	m.RegisterAudit(trail)
 	piiKeys, _ := pii.ParseKeyring("k1:"+pii.NewKey(), pii.NewKey())
-	partyRegistry := registry.New(db.Pool, piiKeys)
-	campaigns := campaign.New(db.Pool, l, partyRegistry)
+	partyRegistry := registry.New(svcPool, piiKeys)
+	campaigns := campaign.New(svcPool, l, partyRegistry)
 	campaigns.OnBatch = m.Batch("commitments")
 	campaigns.StartBatching(64)
 	clock := &atomic.Pointer[time.Time]{}
@@ -106,8 +116,8 @@ func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(db.Pool, l, partyRegistry), Idempotency: idempotency.New(db.Pool, piiKeys), Supervision: supervision.New(db.Pool), Pool: db.Pool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
-		Ready: func(ctx context.Context) error { return db.Pool.Ping(ctx) }}
+	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(svcPool, l, partyRegistry), Idempotency: idempotency.New(svcPool, piiKeys), Supervision: supervision.New(svcPool), Pool: svcPool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+		Ready: func(ctx context.Context) error { return svcPool.Ping(ctx) }}
 	for _, o := range opts {
 		o(&deps)
 	}
@@ -258,6 +268,25 @@ func randKey() string { return uuid.NewString() }
 func (v *env) advance(d time.Duration) {
 	t := v.clock.Load().Add(d)
 	v.clock.Store(&t)
+}
+
+// approveQualification has a second compliance officer (another person
+// than the test's compliance key) approve a decision with evidence, as a
+// decision must be before it counts.
+func (v *env) approveQualification(id string) {
+	v.t.Helper()
+	if v.reviewer == "" {
+		_, tok, err := v.keys.Create(context.Background(), auth.Compliance, "staff-reviewer", "reviewer", nil)
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		v.reviewer = tok
+	}
+	r := v.do(req{method: "POST", path: "/v1/qualifications/" + id + "/approve", key: v.reviewer,
+		body: `{"evidence":[{"kind":"bank statement","document_hash":"` + strings.Repeat("ef", 32) + `"}]}`})
+	if r.Status != 200 || r.str("status") != "approved" {
+		v.t.Fatalf("approve qualification: %d %s", r.Status, r.Raw)
+	}
 }
 
 // keyFor makes an investor or issuer key acting for a party.

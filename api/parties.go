@@ -241,6 +241,10 @@ type qualificationJSON struct {
 	WarnAbove       *money.Amount       `json:"warn_above,omitempty"`
 	LeadEligible    bool                `json:"lead_eligible"`
 	Reasons         []compliance.Reason `json:"reasons"`
+	// Status is "declared" until a compliance officer, another person than
+	// the submitter and the investor, approves it with evidence: only an
+	// approved decision counts for commitments.
+	Status string `json:"status"`
 }
 
 func (s *server) qualify(c echo.Context) error {
@@ -282,21 +286,57 @@ func (s *server) qualify(c echo.Context) error {
 	}
 	return c.JSON(http.StatusCreated, qualificationJSON{ID: q.ID.String(), PartyID: id.String(), Pack: q.Pack, PackVersion: q.PackVersion,
 		DecidedAt: q.DecidedAt, ExpiresAt: q.ExpiresAt, Qualified: q.Qualified, Category: q.Category, RiskTolerance: riskLabel(q.RiskTolerance),
-		Currency: pack.Currency.Code(), WindowLimit: q.WindowLimit, RemainingWindow: remaining, MinTicket: q.MinTicket, WarnAbove: q.WarnAbove, LeadEligible: q.LeadEligible, Reasons: q.Reasons})
+		Currency: pack.Currency.Code(), WindowLimit: q.WindowLimit, RemainingWindow: remaining, MinTicket: q.MinTicket, WarnAbove: q.WarnAbove, LeadEligible: q.LeadEligible,
+		Reasons: q.Reasons, Status: "declared"})
 }
 
 func riskLabel(n int) string { return "C" + string(rune('0'+n)) }
 
 type qualificationSummaryJSON struct {
-	ID            string    `json:"id"`
-	Pack          string    `json:"pack"`
-	PackVersion   string    `json:"pack_version"`
-	DecidedAt     time.Time `json:"decided_at"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	Qualified     bool      `json:"qualified"`
-	Category      string    `json:"category"`
-	RiskTolerance string    `json:"risk_tolerance"`
-	DecidedBy     string    `json:"decided_by"`
+	ID            string              `json:"id"`
+	Pack          string              `json:"pack"`
+	PackVersion   string              `json:"pack_version"`
+	DecidedAt     time.Time           `json:"decided_at"`
+	ExpiresAt     time.Time           `json:"expires_at"`
+	Qualified     bool                `json:"qualified"`
+	Category      string              `json:"category"`
+	RiskTolerance string              `json:"risk_tolerance"`
+	DecidedBy     string              `json:"decided_by"`
+	Status        string              `json:"status"` // declared or approved
+	ApprovedBy    *string             `json:"approved_by,omitempty"`
+	ApprovedAt    *time.Time          `json:"approved_at,omitempty"`
+	Evidence      []registry.Evidence `json:"evidence,omitempty"`
+}
+
+func toQualificationSummary(q registry.QualificationSummary) qualificationSummaryJSON {
+	out := qualificationSummaryJSON{ID: q.ID.String(), Pack: q.Pack, PackVersion: q.PackVersion, DecidedAt: q.DecidedAt, ExpiresAt: q.ExpiresAt,
+		Qualified: q.Qualified, Category: q.Category, RiskTolerance: riskLabel(q.RiskTolerance), DecidedBy: q.DecidedBy, Status: "declared",
+		ApprovedBy: q.ApprovedBy, ApprovedAt: q.ApprovedAt, Evidence: q.Evidence}
+	if q.ApprovedBy != nil {
+		out.Status = "approved"
+	}
+	return out
+}
+
+type approveQualificationRequest struct {
+	Evidence []registry.Evidence `json:"evidence"`
+}
+
+// approveQualification is a compliance officer's sign-off, with evidence.
+func (s *server) approveQualification(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req approveQualificationRequest
+	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	q, err := s.Registry.ApproveQualification(c.Request().Context(), id, req.Evidence)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toQualificationSummary(q))
 }
 
 func (s *server) listQualifications(c echo.Context) error {
@@ -318,8 +358,7 @@ func (s *server) listQualifications(c echo.Context) error {
 		Qualifications []qualificationSummaryJSON `json:"qualifications"`
 	}{Qualifications: []qualificationSummaryJSON{}}
 	for _, q := range qs {
-		out.Qualifications = append(out.Qualifications, qualificationSummaryJSON{ID: q.ID.String(), Pack: q.Pack, PackVersion: q.PackVersion,
-			DecidedAt: q.DecidedAt, ExpiresAt: q.ExpiresAt, Qualified: q.Qualified, Category: q.Category, RiskTolerance: riskLabel(q.RiskTolerance), DecidedBy: q.DecidedBy})
+		out.Qualifications = append(out.Qualifications, toQualificationSummary(q))
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -49,9 +49,15 @@ func TestRegistryOverHTTP(t *testing.T) {
 		t.Errorf("operator verifying: %d", r.Status)
 	}
 	q := v.do(req{method: "POST", path: "/v1/parties/" + inv + "/qualification", key: co, body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"1000000.00","annual_income":"120000","risk_answers":[4,4,4,3,4]}}`})
-	if q.Status != 201 || q.Body["qualified"] != true || q.str("category") != "qualified" || q.str("risk_tolerance") != "C5" {
+	if q.Status != 201 || q.Body["qualified"] != true || q.str("category") != "qualified" || q.str("risk_tolerance") != "C5" || q.str("status") != "declared" {
 		t.Fatalf("qualify: %d %s", q.Status, q.Raw)
 	}
+	// The officer who assessed it may not approve it; another one does.
+	if r := v.do(req{method: "POST", path: "/v1/qualifications/" + q.str("id") + "/approve", key: co,
+		body: `{"evidence":[{"kind":"bank statement","document_hash":"` + strings.Repeat("ef", 32) + `"}]}`}); r.Status != 403 || r.str("code") != "maker_checker" {
+		t.Errorf("the submitter approved: %d %s", r.Status, r.Raw)
+	}
+	v.approveQualification(q.str("id"))
 	if r := v.do(req{method: "POST", path: "/v1/parties/" + inv + "/qualification", key: co, body: `{"pack":"CN-2015","profile":{"entity":"individual","financial_assets":"1.001"}}`}); r.Status != 422 || r.str("field") != "profile.financial_assets" {
 		t.Errorf("profile amount with three decimals: %d %s", r.Status, r.Raw)
 	}

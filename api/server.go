@@ -160,6 +160,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/parties/:id/verification", []auth.Role{auth.Compliance}, s.verifyParty)
 	s.route(e, http.MethodPost, "/v1/parties/:id/related-parties", []auth.Role{auth.Compliance, auth.Operator, auth.Issuer}, s.declareRelated)
 	s.route(e, http.MethodPost, "/v1/parties/:id/qualification", []auth.Role{auth.Compliance, auth.Operator, auth.Investor}, s.qualify)
+	s.route(e, http.MethodPost, "/v1/qualifications/:id/approve", []auth.Role{auth.Compliance}, s.approveQualification)
 	s.route(e, http.MethodGet, "/v1/parties/:id/qualifications", []auth.Role{auth.Compliance, auth.Operator, auth.Regulator, auth.Investor}, s.listQualifications)
 	s.route(e, http.MethodPost, "/v1/lists/entries", []auth.Role{auth.Regulator, auth.Compliance}, s.addListEntry)
 	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)

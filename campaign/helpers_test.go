@@ -116,9 +116,7 @@ func (w *world) investor(pack string, prof compliance.Profile, deposit money.Amo
 		if prof.Entity == "" {
 			prof.Entity = compliance.Individual
 		}
-		if _, err := w.reg.Qualify(w.complianceCtx, p.ID, pack, prof); err != nil {
-			w.t.Fatal(err)
-		}
+		w.qualify(p.ID, pack, prof)
 	}
 	if !deposit.IsZero() {
 		if _, err := w.svc.Deposit(w.opsCtx, p.ID, deposit, fmt.Sprint("ICBC-", n)); err != nil {
@@ -260,3 +258,20 @@ var cnAck = func() string {
 	}
 	return p.RiskDisclosure.SHA256()
 }()
+
+// reviewerCtx is a second compliance officer, who approves what the first
+// assessed (maker-checker).
+var reviewerCtx = audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance", Subject: "reviewer"}, "t")
+
+// qualify assesses an investor under pack and has a second officer approve
+// the decision with evidence, as it must be before it counts.
+func (w *world) qualify(party uuid.UUID, pack string, prof compliance.Profile) {
+	w.t.Helper()
+	q, err := w.reg.Qualify(w.complianceCtx, party, pack, prof)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.reg.ApproveQualification(reviewerCtx, q.ID, []registry.Evidence{{Kind: "bank statement", DocumentHash: fmt.Sprintf("%064x", 7)}}); err != nil {
+		w.t.Fatal(err)
+	}
+}

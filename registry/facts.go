@@ -101,7 +101,9 @@ func (r *Registry) QueueFacts(b *pgx.Batch, q FactsQuery) *Facts {
 		}
 		b.Queue(`SELECT u.party, u.pack, d.id, d.detail_enc, d.pii_key_id FROM unnest($1::uuid[], $2::text[]) AS u(party, pack)
 			CROSS JOIN LATERAL (SELECT id, detail_enc, pii_key_id FROM qualifications q
-				WHERE q.party_id = u.party AND q.pack = u.pack ORDER BY decided_at DESC LIMIT 1) d`, pg.UUIDs(parties), packs).Query(func(rows pgx.Rows) error {
+				WHERE q.party_id = u.party AND q.pack = u.pack
+				  AND EXISTS (SELECT 1 FROM qualification_approvals a WHERE a.qualification_id = q.id)
+				ORDER BY decided_at DESC LIMIT 1) d`, pg.UUIDs(parties), packs).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var s sealedDecision
 				if err := rows.Scan(&s.key.Party, &s.key.Pack, &s.id, &s.enc, &s.keyID); err != nil {

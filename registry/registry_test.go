@@ -205,7 +205,7 @@ func TestBlacklistBlocksAndFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.reg.SetVerification(f.ctx, p.ID, registry.StatusVerified, "video-kyc", "")
-	f.reg.Qualify(f.ctx, p.ID, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
+	f.qualify(p.ID, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
 	wallet := f.account(p.ID, ledger.CodeInvestorWallet, "1000.00")
 	req := campaign.CheckRequest{InvestorID: p.ID, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 3, Amount: usd("100.00")}
 	res, err := f.commit(req, wallet, escrow)
@@ -239,7 +239,7 @@ func TestBlacklistBlocksAndFlags(t *testing.T) {
 	if err := f.reg.DeclareRelated(f.ctx, iss, rel, "director"); err != nil {
 		t.Fatal(err)
 	}
-	f.reg.Qualify(f.ctx, rel, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
+	f.qualify(rel, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
 	rw := f.account(rel, ledger.CodeInvestorWallet, "100.00")
 	res, err = f.commit(campaign.CheckRequest{InvestorID: rel, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw, escrow)
 	if err != nil || res.Allowed || res.Refusals[0].RuleID != "SELF-FINANCING" {
@@ -251,5 +251,69 @@ func TestBlacklistBlocksAndFlags(t *testing.T) {
 	res, err = f.commit(campaign.CheckRequest{InvestorID: raw, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 1, Amount: usd("10.00")}, rw2, escrow)
 	if err != nil || res.Allowed || len(res.Refusals) != 2 {
 		t.Fatalf("unverified, unqualified: %+v, %v", res, err)
+	}
+}
+
+// qualify assesses and has a second compliance officer approve the decision.
+func (f *fixture) qualify(party uuid.UUID, pack string, prof compliance.Profile) {
+	f.t.Helper()
+	q, err := f.reg.Qualify(f.ctx, party, pack, prof)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	reviewer := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance", Subject: "reviewer"}, "test")
+	if _, err := f.reg.ApproveQualification(reviewer, q.ID, []registry.Evidence{{Kind: "tax record", DocumentHash: strings.Repeat("ab", 32)}}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// TestQualificationNeedsAnotherPersonsApproval: what anyone submits is
+// declared and counts for nothing; neither the submitter nor the investor
+// may approve it; a second compliance officer approves it with evidence,
+// once, and from then on it counts.
+func TestQualificationNeedsAnotherPersonsApproval(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	iss := f.party("issuer", true)
+	inv := f.party("investor", true)
+	investorCtx := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "investor", Subject: inv.String()}, "t")
+	// The investor declares a fortune themselves.
+	q, err := f.reg.Qualify(investorCtx, inv, "US-REGCF", compliance.Profile{Entity: compliance.Individual, Accredited: true, AnnualIncome: decimal.NewFromInt(99999999),
+		RiskAnswers: []int{5, 5, 5, 5, 5}})
+	if err != nil || !q.Qualified {
+		t.Fatalf("declared: %+v, %v", q, err)
+	}
+	check := campaign.CheckRequest{InvestorID: inv, IssuerID: iss, Pack: "US-REGCF", CampaignRisk: 3, Amount: usd("100.00")}
+	if res, err := f.campaigns.Check(f.ctx, check); err != nil || res.Allowed || res.Refusals[0].RuleID != "US-REGCF/qualification" {
+		t.Fatalf("a declared decision counted: %+v, %v", res, err)
+	}
+	evidence := []registry.Evidence{{Kind: "bank statement", DocumentHash: strings.Repeat("cd", 32)}}
+	for name, ctx := range map[string]context.Context{
+		"the investor, under another key": audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "investor", Subject: inv.String()}, "t"),
+	} {
+		if _, err := f.reg.ApproveQualification(ctx, q.ID, evidence); !errors.Is(err, registry.ErrSelfApproval) {
+			t.Errorf("%s approved: %v", name, err)
+		}
+	}
+	// A compliance officer's own assessment is theirs to submit, not to approve.
+	own, _ := f.reg.Qualify(f.ctx, inv, "US-REGCF", compliance.Profile{Entity: compliance.Individual, AnnualIncome: decimal.NewFromInt(30000), RiskAnswers: []int{4, 4, 4, 4, 4}})
+	if _, err := f.reg.ApproveQualification(f.ctx, own.ID, evidence); !errors.Is(err, registry.ErrSelfApproval) {
+		t.Errorf("the submitter approved: %v", err)
+	}
+	reviewer := audit.WithActor(context.Background(), audit.Actor{KeyID: uuid.New(), Role: "compliance", Subject: "reviewer"}, "t")
+	for _, bad := range [][]registry.Evidence{nil, {{Kind: "", DocumentHash: strings.Repeat("cd", 32)}}, {{Kind: "x", DocumentHash: "not a hash"}}} {
+		if _, err := f.reg.ApproveQualification(reviewer, own.ID, bad); !errors.Is(err, registry.ErrInvalid) {
+			t.Errorf("evidence %+v: %v", bad, err)
+		}
+	}
+	got, err := f.reg.ApproveQualification(reviewer, own.ID, evidence)
+	if err != nil || got.ApprovedBy == nil || *got.ApprovedBy != "staff:reviewer" || len(got.Evidence) != 1 {
+		t.Fatalf("approve: %+v, %v", got, err)
+	}
+	if _, err := f.reg.ApproveQualification(reviewer, own.ID, evidence); !errors.Is(err, registry.ErrAlreadyApproved) {
+		t.Errorf("approved twice: %v", err)
+	}
+	if res, err := f.campaigns.Check(f.ctx, check); err != nil || !res.Allowed {
+		t.Errorf("the approved decision does not count: %+v, %v", res, err)
 	}
 }

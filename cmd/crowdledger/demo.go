@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -330,9 +332,25 @@ func (d *demoClient) rewardFailure() error {
 	return nil
 }
 
+// qualify has the investor declare their profile and a compliance officer
+// approve the decision with the evidence seen (a bank statement, by its
+// hash): a declared decision counts for nothing until then.
 func (d *demoClient) qualify(p string, assets string) (obj, error) {
-	return d.call("POST", "/v1/parties/"+p+"/qualification", d.co, obj{"pack": "CN-2015", "profile": obj{"entity": "individual",
+	k, err := d.key("investor", p)
+	if err != nil {
+		return nil, err
+	}
+	q, err := d.call("POST", "/v1/parties/"+p+"/qualification", k, obj{"pack": "CN-2015", "profile": obj{"entity": "individual",
 		"financial_assets": assets, "annual_income": "200000.00", "risk_answers": []int{4, 4, 4, 3, 4}, "investment_years": 8, "exits": 3}}, 201)
+	if err != nil {
+		return nil, err
+	}
+	statement := sha256.Sum256([]byte("bank statement of " + p))
+	if _, err := d.call("POST", "/v1/qualifications/"+str(q, "id")+"/approve", d.co,
+		obj{"evidence": []obj{{"kind": "bank statement", "document_hash": hex.EncodeToString(statement[:])}}}, 200); err != nil {
+		return nil, fmt.Errorf("approve the qualification: %w", err)
+	}
+	return q, nil
 }
 
 func (d *demoClient) equity() error {
