@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/compliance"
@@ -124,4 +126,63 @@ func TestRegistryOverHTTP(t *testing.T) {
 		t.Errorf("%d recorded regulator views", views)
 	}
 	_ = http.StatusOK
+}
+
+// TestListImportAndReviewFlags: a court's list imported as CSV, all rows
+// or none, matched by keyed hash (a registered party whose document is on
+// it is blocked at once); blacklisting a party with an open commitment
+// flags it, and staff and regulators list the flags.
+func TestListImportAndReviewFlags(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	reg, co := v.key[auth.Regulator], v.key[auth.Compliance]
+	doc := validID(321)
+	inv := v.party("investor", "individual", "prc_resident_id", doc, "名单人")
+	head := "list,document_type,document_number,reason,authority,effective_from\n"
+	good := head + "black,prc_resident_id," + doc + ",失信被执行人,某某区人民法院,2026-01-15\n" +
+		"black,prc_resident_id," + validID(322) + ",失信被执行人,某某区人民法院,\n"
+	for name, body := range map[string]string{
+		"a bad row rolls all back": head + "black,prc_resident_id," + validID(323) + ",x,y,\nblack,prc_resident_id,12345,x,y,\n",
+		"wrong header":             "list,number\nblack,1\n",
+		"no rows":                  head,
+	} {
+		if r := v.do(req{method: "POST", path: "/v1/lists/imports", key: reg, body: body, contentType: "text/csv"}); r.Status != 422 {
+			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	if r := v.do(req{method: "GET", path: "/v1/lists/entries", key: co}); len(r.Body["entries"].([]any)) != 0 {
+		t.Errorf("a refused import left entries: %s", r.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/lists/imports", key: reg, body: good, contentType: "application/json"}); r.Status != 415 {
+		t.Errorf("CSV sent as JSON: %d", r.Status)
+	}
+	// The party holds an open pledge when its document is listed.
+	issuer := v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "发行人")
+	now := *v.clock.Load()
+	camp := v.must(201, req{method: "POST", path: "/v1/campaigns", key: v.keyFor(auth.Issuer, issuer), body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward",
+		"pack":"CN-2015","currency":"CNY","title":"名单","risk_level":1,"target":"1000.00","hard_cap":"1000.00","fee_rate":"0.05",
+		"tiers":[{"id":"t","title":"t","price":"10.00"}],"starts_at":%q,"deadline":%q}`, issuer, now.Add(-time.Minute).Format(time.RFC3339),
+		now.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + camp + "/submit", key: v.keyFor(auth.Issuer, issuer),
+		body: `{"disclosures":[{"title":"产品说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`})
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + camp + "/approve", key: co})
+	v.must(201, req{method: "POST", path: "/v1/parties/" + inv + "/deposits", key: v.key[auth.Operator], body: `{"amount":"50.00","currency":"CNY","bank_reference":"L-1"}`})
+	v.must(201, req{method: "POST", path: "/v1/campaigns/" + camp + "/commitments", key: v.keyFor(auth.Investor, inv), body: `{"tier":"t","quantity":1}`})
+	imp := v.must(201, req{method: "POST", path: "/v1/lists/imports", key: reg, body: good, contentType: "text/csv"})
+	if imp.Body["imported"] != 2.0 {
+		t.Errorf("import: %s", imp.Raw)
+	}
+	check := fmt.Sprintf(`{"investor_id":%q,"issuer_id":%q,"pack":"CN-2015","campaign_risk":1,"amount":"10.00","currency":"CNY"}`, inv, issuer)
+	if r := v.must(200, req{method: "POST", path: "/v1/compliance/checks", key: co, body: check}); !strings.Contains(string(r.Raw), "LIST/investor-blacklisted") {
+		t.Errorf("the imported entry does not block its document's owner: %s", r.Raw)
+	}
+	var stored int
+	v.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM list_entries WHERE doc_masked = $1`, doc).Scan(&stored)
+	if stored != 0 {
+		t.Error("an imported document is stored in the clear")
+	}
+	flags := v.must(200, req{method: "GET", path: "/v1/review-flags", key: reg})
+	if fs, _ := flags.Body["flags"].([]any); len(fs) != 1 || fs[0].(map[string]any)["party_id"] != inv {
+		t.Errorf("review flags: %s", flags.Raw)
+	}
 }

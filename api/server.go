@@ -165,6 +165,8 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/lists/entries", []auth.Role{auth.Regulator, auth.Compliance}, s.addListEntry)
 	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)
 	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listListEntries)
+	s.route(e, http.MethodPost, "/v1/lists/imports", []auth.Role{auth.Regulator, auth.Compliance}, s.importListEntries)
+	s.route(e, http.MethodGet, "/v1/review-flags", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listReviewFlags)
 	s.route(e, http.MethodPost, "/v1/compliance/checks", staff, s.checkCommitment)
 	s.route(e, http.MethodGet, "/v1/packs/:id/risk-disclosure", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.riskDisclosure)
 

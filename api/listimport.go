@@ -1,0 +1,79 @@
+package api
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/registry"
+)
+
+// listImportHeader is the CSV format an external 失信 list is imported in
+// (docs/security.md): one entry per row, documents matched by the keyed
+// hash the registry computes, never stored or compared in the clear.
+var listImportHeader = []string{"list", "document_type", "document_number", "reason", "authority", "effective_from"}
+
+// importListEntries adds every row of an uploaded CSV list as a list entry,
+// all or none (the rows run in the command's one transaction).
+func (s *server) importListEntries(c echo.Context) error {
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, "text/csv") {
+		return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "", "send the list as text/csv")
+	}
+	r := csv.NewReader(http.MaxBytesReader(c.Response(), c.Request().Body, s.MaxBodyBytes))
+	r.FieldsPerRecord = len(listImportHeader)
+	head, err := r.Read()
+	if err != nil || strings.Join(head, ",") != strings.Join(listImportHeader, ",") {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "header", "the first row must be "+strings.Join(listImportHeader, ","))
+	}
+	var ids []string
+	for row := 2; ; row++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return problem(http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("body exceeds %d bytes", s.MaxBodyBytes))
+		}
+		if err != nil {
+			return problem(http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("row %d", row), "not a CSV row of "+strings.Join(listImportHeader, ","))
+		}
+		in := registry.NewListEntry{List: rec[0], DocType: compliance.DocumentType(rec[1]), DocNumber: rec[2], Reason: rec[3], Authority: rec[4]}
+		if rec[5] != "" {
+			if in.EffectiveFrom, err = time.Parse(time.DateOnly, rec[5]); err != nil {
+				return problem(http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("row %d: effective_from", row), "effective_from must be a date, YYYY-MM-DD")
+			}
+		}
+		e, err := s.Registry.AddListEntry(c.Request().Context(), in)
+		var fe *registry.FieldError
+		if errors.As(err, &fe) {
+			return problem(http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("row %d: %s", row, fe.Field), fe.Error())
+		}
+		if err != nil {
+			return err
+		}
+		ids = append(ids, e.ID.String())
+	}
+	if len(ids) == 0 {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "body", "the list has no entries")
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"imported": len(ids), "entry_ids": ids})
+}
+
+func (s *server) listReviewFlags(c echo.Context) error {
+	flags, err := s.Registry.ReviewFlags(c.Request().Context(), 1000)
+	if err != nil {
+		return err
+	}
+	if flags == nil {
+		flags = []registry.ReviewFlag{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"flags": flags})
+}
