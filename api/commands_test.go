@@ -116,6 +116,24 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 	if got := v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op}); got.str("state") != "settled" {
 		t.Fatalf("close: %s", got.Raw)
 	}
+	// The proceeds reach the issuer: all of an equity raise is releasable once
+	// it settled (every cancellation right had ended); an operator asks and a
+	// compliance officer pays.
+	rel := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/release", key: issuerKey})
+	if rel.str("releasable") != rel.str("payable") || rel.str("payable") == "0.00" {
+		t.Errorf("release of a settled equity raise: %s", rel.Raw)
+	}
+	if r := v.do(req{method: "POST", path: "/v1/campaigns/" + cid + "/disbursements", key: op, body: `{"amount":"99999999.00","currency":"CNY"}`}); r.Status != 422 || r.str("code") != "over_releasable" {
+		t.Errorf("over the releasable: %d %s", r.Status, r.Raw)
+	}
+	dis := v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/disbursements", key: op,
+		body: fmt.Sprintf(`{"amount":%q,"currency":"CNY"}`, rel.str("releasable"))})
+	if paid := v.must(200, req{method: "POST", path: "/v1/disbursements/" + dis.str("id") + "/approve", key: co}); paid.str("state") != "paid" {
+		t.Errorf("disbursement: %s", paid.Raw)
+	}
+	if w := v.wallet(issuerKey, issuer); w != rel.str("releasable") {
+		t.Errorf("issuer wallet %s after the disbursement of %s", w, rel.str("releasable"))
+	}
 	v.must(201, req{method: "POST", path: "/v1/parties/" + issuer + "/deposits", key: op, body: `{"amount":"10000.00","currency":"CNY","bank_reference":"ISSUER-1"}`})
 	d := v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/distributions", key: issuerKey, body: `{"amount":"10000.00","currency":"CNY","kind":"dividend"}`})
 	if len(d.Body["lines"].([]any)) == 0 {

@@ -94,6 +94,8 @@ type Service struct {
 	db     pg.Pool
 	ledger *ledger.Ledger
 	reg    *registry.Registry
+	// Release says what of a reward campaign's proceeds may be paid out when.
+	Release ReleaseSettings
 	// PlatformCoolingOff, when positive, is the cancellation window of
 	// packs whose rules set none (the CN packs: 24 hours by default).
 	PlatformCoolingOff time.Duration
@@ -111,7 +113,7 @@ type Service struct {
 
 // New returns a campaign service.
 func New(db *pgxpool.Pool, l *ledger.Ledger, reg *registry.Registry) *Service {
-	return &Service{db: pg.Units(db), ledger: l, reg: reg, Now: time.Now}
+	return &Service{db: pg.Units(db), ledger: l, reg: reg, Now: time.Now, Release: DefaultReleaseSettings}
 }
 
 // Tier is a reward level: a price and an optional limited quantity.

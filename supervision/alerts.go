@@ -63,6 +63,9 @@ func (s *Service) Alerts(ctx context.Context, set AlertSettings) ([]Alert, error
 			FROM commitments c JOIN parties p ON p.id = c.investor_id
 			WHERE c.created_at - p.created_at < interval '7 days' AND c.state IN ('live', 'settled') AND p.doc_region IS NOT NULL
 			GROUP BY c.campaign_id, p.doc_region HAVING count(DISTINCT p.id) >= $1`, []any{set.SharedAttrParties}},
+		{"late_delivery", `SELECT o.campaign_id::text, o.backer_id::text, format('order %s not delivered by %s', o.id, t.delivery_by)
+			FROM orders o JOIN campaign_tiers t ON t.campaign_id = o.campaign_id AND t.tier = o.tier
+			WHERE o.state IN ('awaiting_shipment', 'shipped') AND t.delivery_by < $1`, []any{s.Now()}},
 		{"campaign_close_failing", `SELECT id::text, '', format('close failed %s times in a row (%s); next try at %s', close_failures, close_error, close_retry_at)
 			FROM campaigns WHERE state = 'live' AND close_failures > 0`, nil},
 		{"complaint_ack_overdue", `SELECT coalesce(against_id::text, ''), complainant_id::text, format('complaint %s not acknowledged by %s', id, ack_due)
