@@ -21,8 +21,9 @@ import (
 // for funds, delivery and after-sales to be supervised, not for numbers).
 type ReleaseSettings struct {
 	// AtSettlement is the share of an undelivered order's amount released
-	// at settlement; the rest once the backer confirms receipt, or once the
-	// tier's delivery date and the dispute window have passed undisputed.
+	// at settlement; the rest once the backer confirms receipt, or, for an
+	// order shipped, once the tier's delivery date and the dispute window
+	// have passed undisputed. An order never shipped stays held.
 	AtSettlement  decimal.Decimal
 	DisputeWindow time.Duration
 	// Reserve is the share of the net proceeds kept for after-sales
@@ -94,8 +95,8 @@ func (s *Service) releasable(ctx context.Context, tx pgx.Tx, c *Campaign) (Relea
 			(SELECT coalesce(credits_posted - debits_posted, 0) FROM accounts WHERE id = $2),
 			(SELECT coalesce(sum(amount), 0) FROM disbursements WHERE campaign_id = $1 AND state = 'requested'),
 			(SELECT coalesce(sum(o.amount - o.refunded), 0) FROM orders o JOIN campaign_tiers t ON t.campaign_id = o.campaign_id AND t.tier = o.tier
-			  WHERE o.campaign_id = $1 AND o.state IN ('awaiting_shipment', 'shipped', 'disputed')
-			    AND (t.delivery_by IS NULL OR t.delivery_by + $3::interval > $4 OR o.state = 'disputed')),
+			  WHERE o.campaign_id = $1 AND (o.state IN ('awaiting_shipment', 'disputed')
+			    OR (o.state = 'shipped' AND (t.delivery_by IS NULL OR t.delivery_by + $3::interval > $4)))),
 			(SELECT coalesce(sum(o.amount - o.refunded), 0) FROM orders o WHERE o.campaign_id = $1),
 			(SELECT max(delivery_by) FROM campaign_tiers WHERE campaign_id = $1)`,
 		c.ID, c.PayableAccountID, set.DisputeWindow.String(), now).Scan(&payable, &requested, &undelivered, &net, &lastDelivery); err != nil {

@@ -108,10 +108,10 @@ func TestDisbursementHoldsBackUndeliveredAndReserve(t *testing.T) {
 	}
 	// Payable 48.40; held: B's half 28.50 and a reserve on 100.00 net, 9.50.
 	release("10.40")
-	// B's delivery date and dispute window pass undisputed: its half is
-	// released, and staff are told the order is late.
+	// B's delivery date passes and B's order was never shipped: its half
+	// stays held, and staff are told the order is late.
 	w.advance(delivery.Sub(w.svc.Now()) + 8*24*time.Hour)
-	release("38.90")
+	release("10.40")
 	sup := supervision.New(w.db.Pool)
 	sup.Now = w.svc.Now
 	alerts, err := sup.Alerts(ctx, supervision.DefaultAlertSettings)
@@ -127,7 +127,12 @@ func TestDisbursementHoldsBackUndeliveredAndReserve(t *testing.T) {
 	if len(late) != 1 || late[0] != b.String() {
 		t.Errorf("late delivery alerts for %v, want B only", late)
 	}
-	// The after-sales period ends: the reserve is released.
+	// Once shipped, and the delivery date and dispute window behind it,
+	// B's half is released; when the after-sales period ends, the reserve.
+	if _, err := w.svc.Ship(w.issuerCtx, byBacker[b].ID, "顺丰", "SF0987654321"); err != nil {
+		t.Fatal(err)
+	}
+	release("38.90")
 	w.advance(90 * 24 * time.Hour)
 	release("48.40")
 }
