@@ -247,8 +247,8 @@ func (s *Service) EarlyClose(ctx context.Context, id uuid.UUID) (Campaign, error
 			return fmt.Errorf("%w: only a live campaign closes early", ErrIllegalTransition)
 		case c.Committed.Cmp(c.Target) < 0:
 			return invalid("target", errors.New("the target is not met yet"))
-		case now.Sub(c.StartsAt) < 21*24*time.Hour:
-			return invalid("starts_at", errors.New("a campaign must be open at least 21 days before closing early"))
+		case now.Sub(c.StartsAt) < minOffering(c.Pack, now):
+			return invalid("starts_at", fmt.Errorf("a campaign must be open at least %d days before closing early", int(minOffering(c.Pack, now).Hours()/24)))
 		}
 		pack, err := compliance.Pack(c.Pack, now)
 		if err != nil {
@@ -277,4 +277,16 @@ func (s *Service) calendar(ctx context.Context, tx pgx.Tx, campaign uuid.UUID) (
 		return compliance.Calendar{}, err
 	}
 	return pack.Calendar, nil
+}
+
+// PlatformMinOffering is how long any campaign stays open before it may
+// close early where its pack sets no minimum (a platform setting [R]).
+const PlatformMinOffering = 21 * 24 * time.Hour
+
+// minOffering is the pack's minimum offering period, or the platform's.
+func minOffering(packID string, at time.Time) time.Duration {
+	if p, err := compliance.Pack(packID, at); err == nil && p.MinOffering > 0 {
+		return p.MinOffering
+	}
+	return PlatformMinOffering
 }

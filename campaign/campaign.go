@@ -237,6 +237,9 @@ func (in *NewCampaign) validate(now time.Time) (compliance.RulePack, error) {
 	if in.Deadline.Before(now) {
 		return fail("deadline", "is in the past")
 	}
+	if pack.MinOffering > 0 && in.Deadline.Sub(in.StartsAt) < pack.MinOffering {
+		return fail("deadline", fmt.Sprintf("the offering must stay open at least %d days (%s)", int(pack.MinOffering.Hours()/24), pack.MinOfferingCite))
+	}
 	if in.LeadMinShare.IsZero() {
 		in.LeadMinShare = decimal.RequireFromString("0.10")
 	}

@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"fmt"
 	"sync"
 	"testing"
@@ -182,5 +183,20 @@ func TestIssuerInvestorCap(t *testing.T) {
 	// the cleanup's check that the totals agree with the commitments.
 	if _, err := w.db.Pool.Exec(ctx, `UPDATE exposures SET investors = investors - 199 WHERE party_id = $1 AND side = 'S'`, c.IssuerID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRegCFMinimumOfferingPeriod: a Reg CF offering stays open at least 21
+// days (17 CFR 227.304(a)); a shorter one is refused at creation.
+func TestRegCFMinimumOfferingPeriod(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	now := w.svc.Now()
+	_, err := w.svc.Create(w.issuerCtx, campaign.NewCampaign{IssuerID: w.issuer(), Kind: "equity", Pack: "US-REGCF", Title: "short", Target: usd("1000.00"),
+		HardCap: usd("2000.00"), MinTicket: usd("10.00"), PricePerShare: usd("10.00"), RiskLevel: 5, LeadInvestorID: uuid.New(),
+		StartsAt: now, Deadline: now.Add(20 * 24 * time.Hour)})
+	var fe *campaign.FieldError
+	if !errors.As(err, &fe) || fe.Field != "deadline" || !strings.Contains(err.Error(), "21 days") {
+		t.Errorf("a 20-day Reg CF offering: %v", err)
 	}
 }

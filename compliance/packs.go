@@ -62,13 +62,17 @@ type RulePack struct {
 	// the pack acknowledges by its hash.
 	RiskDisclosure *RiskDisclosure
 	// Calendar counts the pack's business days.
-	Calendar      Calendar
-	ID            string // CN-2014, CN-2015, US-REGCF, EU-ECSP
-	Version       string // the date its figures took effect
-	EffectiveFrom time.Time
-	Family        Family
-	Currency      money.Currency
-	Title         string
+	Calendar Calendar
+	// MinOffering is how long an offering stays open at least (0: the
+	// rules set no minimum and the platform's applies to early closes).
+	MinOffering     time.Duration
+	MinOfferingCite string
+	ID              string // CN-2014, CN-2015, US-REGCF, EU-ECSP
+	Version         string // the date its figures took effect
+	EffectiveFrom   time.Time
+	Family          Family
+	Currency        money.Currency
+	Title           string
 
 	// CN: who is a qualified investor (any one test suffices).
 	InstitutionNetAssets      Figure
@@ -189,6 +193,7 @@ var packs = []RulePack{
 func regcf(version, threshold, floor, limitCap string, greaterOf bool, issuerCap, cite string) RulePack {
 	return RulePack{
 		ID: "US-REGCF", Version: version, EffectiveFrom: day(version), Family: FamilyRegCF, Currency: money.MustLookup("USD"), Calendar: US,
+		MinOffering: 21 * 24 * time.Hour, MinOfferingCite: "17 CFR 227.304(a): open at least 21 days",
 		Title:                 "Regulation Crowdfunding, 17 CFR Part 227",
 		LimitThreshold:        fig(threshold, cite+": income or net worth below $"+threshold),
 		LimitFloor:            fig(floor, cite+": the greater of $"+floor),
