@@ -254,6 +254,7 @@ func (d *demoClient) rewardSuccess() error {
 		return err
 	}
 	id := str(c, "id")
+	backerKeys := map[string]string{} // party id -> key
 	for i, b := range []struct{ name, tier string }{{"卓玛", "wine"}, {"李明", "noodles"}, {"王芳", "wine"}} {
 		p, err := d.party("investor", b.name)
 		if err != nil {
@@ -266,6 +267,7 @@ func (d *demoClient) rewardSuccess() error {
 		if err != nil {
 			return err
 		}
+		backerKeys[p] = bk
 		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", bk, obj{"tier": b.tier, "quantity": 1}, 201)
 		if err != nil {
 			return err
@@ -284,6 +286,69 @@ func (d *demoClient) rewardSuccess() error {
 	d.say("  issuer payable: %s  (635.00 raised less the 5%% fee 31.75)", pay)
 	if !strings.HasPrefix(pay, "603.25 in") {
 		return fmt.Errorf("issuer payable %s, expected 603.25 in", pay)
+	}
+	return d.deliverAndDisburse(id, issuer, ik, backerKeys)
+}
+
+// deliverAndDisburse pays the issuer in steps: what may go at settlement,
+// the rest as orders are delivered, the after-sales reserve kept back, and
+// one after-sales refund paid out of it.
+func (d *demoClient) deliverAndDisburse(id, issuer, ik string, backerKeys map[string]string) error {
+	disburse := func(what, want string) error {
+		r, err := d.call("GET", "/v1/campaigns/"+id+"/release", d.op, nil, 200)
+		if err != nil {
+			return err
+		}
+		d.say("  %s: payable %s, held for undelivered orders %s, after-sales reserve %s → releasable %s",
+			what, str(r, "payable"), str(r, "held_for_undelivered_orders"), str(r, "after_sales_reserve"), str(r, "releasable"))
+		if str(r, "releasable") != want {
+			return fmt.Errorf("releasable %s, expected %s", str(r, "releasable"), want)
+		}
+		ds, err := d.call("POST", "/v1/campaigns/"+id+"/disbursements", d.op, obj{"amount": want, "currency": "CNY"}, 201)
+		if err != nil {
+			return err
+		}
+		if _, err := d.call("POST", "/v1/disbursements/"+str(ds, "id")+"/approve", d.co, nil, 200); err != nil {
+			return err
+		}
+		d.say("  disbursed %s CNY to the issuer (asked by operations, approved by compliance)", want)
+		return nil
+	}
+	// 635.00 raised: half of the undelivered orders is held (301.62) and 10% for after-sales (60.32).
+	if err := disburse("at settlement", "241.31"); err != nil {
+		return err
+	}
+	orders, err := d.call("GET", "/v1/campaigns/"+id+"/orders", ik, nil, 200)
+	if err != nil {
+		return err
+	}
+	var first string
+	for i, o := range orders["orders"].([]any) {
+		o := o.(map[string]any)
+		if _, err := d.call("POST", "/v1/orders/"+str(o, "id")+"/ship", ik, obj{"carrier": "顺丰", "tracking": fmt.Sprintf("SF%010d", i+1)}, 200); err != nil {
+			return err
+		}
+		if _, err := d.call("POST", "/v1/orders/"+str(o, "id")+"/confirm", backerKeys[str(o, "backer_id")], nil, 200); err != nil {
+			return err
+		}
+		if i == 0 {
+			first = str(o, "id")
+		}
+	}
+	d.say("  the issuer ships every order (顺丰) and each backer confirms receipt")
+	if err := disburse("after delivery", "301.62"); err != nil {
+		return err
+	}
+	if _, err := d.call("POST", "/v1/orders/"+first+"/refund", d.co, obj{"amount": "50.00", "reason": "售后: 包装破损"}, 200); err != nil {
+		return err
+	}
+	pay, err := d.call("GET", "/v1/campaigns/"+id+"/release", d.op, nil, 200)
+	if err != nil {
+		return err
+	}
+	d.say("  after-sales: a damaged box refunded 50.00 CNY out of the reserve; the payable keeps %s until the after-sales period ends", str(pay, "payable"))
+	if str(pay, "payable") != "10.32" {
+		return fmt.Errorf("payable after the after-sales refund %s, expected 10.32", str(pay, "payable"))
 	}
 	return nil
 }
@@ -451,6 +516,7 @@ func (d *demoClient) equity() error {
 	if err := d.expect("孙跟投 has every fen back", followers[2], "400000.00"); err != nil {
 		return err
 	}
+	d.say("  at the deadline the campaign waits until the last follower's cancellation window has ended; only then is money released")
 	c, err = d.awaitState(id, "settled")
 	if err != nil {
 		return err
