@@ -37,6 +37,11 @@ type member struct {
 	returned decimal.Decimal // capital returned by earlier distributions
 }
 
+// ErrIssuerFundsShort: a distribution is paid from the issuer's wallet,
+// which does not hold the amount (deposit into it, or disburse the
+// campaign's payable into it, first).
+var ErrIssuerFundsShort = errors.New("the issuer's wallet does not hold the distribution: deposit into it, or disburse the campaign's proceeds into it, first")
+
 // Distribute pays proceeds from the issuer's wallet to a settled equity
 // campaign's holders, in one atomic ledger entry. The amount is split by
 // shares held (largest remainder, so the parts sum exactly); a syndicate
@@ -152,6 +157,16 @@ func (s *Service) Distribute(ctx context.Context, campaignID uuid.UUID, amount m
 			paid = append(paid, i)
 		}
 		e, err := s.ledger.ApplyTx(ctx, tx, "distribution:"+key, ts, ledger.LedgerRecords)
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			// Say where the money comes from, and what is there.
+			held := "nothing"
+			if a, aerr := s.ledger.Account(ctx, issuerWallet); aerr == nil {
+				avail, _ := a.Balances.CreditsPosted.Sub(a.Balances.DebitsPosted)
+				avail, _ = avail.Sub(a.Balances.DebitsPending)
+				held = avail.String()
+			}
+			return &CapError{Kind: ErrIssuerFundsShort, Remaining: held}
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -38,6 +39,12 @@ func TestDistributionWithCarry(t *testing.T) {
 	w.advance(31 * 24 * time.Hour)
 	if got, err := w.svc.Close(w.opsCtx, c.ID, false); err != nil || got.State != campaign.Settled {
 		t.Fatalf("close: %v", err)
+	}
+	// A distribution is paid from the issuer's wallet; an empty one says so.
+	_, err := w.svc.Distribute(w.opsCtx, c.ID, cny("100.01"), "dividend", "too-early")
+	var short *campaign.CapError
+	if !errors.As(err, &short) || !errors.Is(err, campaign.ErrIssuerFundsShort) || short.Remaining != "0.00" {
+		t.Fatalf("a distribution from an empty issuer wallet: %v", err)
 	}
 	if _, err := w.svc.Deposit(w.opsCtx, iss, cny("500.00"), "issuer-cash"); err != nil {
 		t.Fatal(err)
