@@ -47,6 +47,9 @@ type createCampaignRequest struct {
 }
 
 type campaignJSON struct {
+	// ExpeditedReview marks, for staff, a submitted campaign whose issuer is
+	// on the red list (守信激励): reviewed first (Deps.RedListExpedite).
+	ExpeditedReview   bool       `json:"expedited_review,omitempty"`
 	ID                string     `json:"id"`
 	IssuerID          string     `json:"issuer_id"`
 	Kind              string     `json:"kind"`
@@ -210,7 +213,13 @@ func (s *server) getCampaign(c echo.Context) error {
 	if !mayView(principal(c), cp) {
 		return campaign.ErrNotFound // as if it did not exist: a draft's existence is not public either
 	}
-	return c.JSON(http.StatusOK, toCampaign(cp))
+	out := toCampaign(cp)
+	if s.RedListExpedite && cp.State == campaign.Submitted && !principal(c).Role.Scoped() {
+		if out.ExpeditedReview, err = s.Registry.RedListed(c.Request().Context(), cp.IssuerID); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // mayView decides who sees a campaign. Platform staff and regulators see

@@ -116,7 +116,7 @@ func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(svcPool, l, partyRegistry), Idempotency: idempotency.New(svcPool, piiKeys), Supervision: supervision.New(svcPool), Pool: svcPool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10,
+	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(svcPool, l, partyRegistry), Idempotency: idempotency.New(svcPool, piiKeys), Supervision: supervision.New(svcPool), Pool: svcPool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10, RedListExpedite: true,
 		Ready: func(ctx context.Context) error { return svcPool.Ping(ctx) }}
 	for _, o := range opts {
 		o(&deps)

@@ -170,6 +170,19 @@ func TestCampaignVisibility(t *testing.T) {
 	submit := `{"disclosures":[{"title":"产品说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`
 	v.must(200, req{method: "POST", path: path + "/submit", key: mine, body: submit})
 	sees("submitted", private)
+	// The red list's reward: once the issuer is on it, staff see its
+	// submitted campaign marked for expedited review; its issuer does not.
+	if r := v.must(200, req{method: "GET", path: path, key: v.key[auth.Compliance]}); r.Body["expedited_review"] != nil {
+		t.Errorf("expedited before the red list: %s", r.Raw)
+	}
+	v.must(201, req{method: "POST", path: "/v1/lists/entries", key: v.key[auth.Regulator],
+		body: fmt.Sprintf(`{"list":"red","party_id":%q,"reason":"守信企业","authority":"省发改委"}`, issuer)})
+	if r := v.must(200, req{method: "GET", path: path, key: v.key[auth.Compliance]}); r.Body["expedited_review"] != true {
+		t.Errorf("a red-listed issuer's campaign is not expedited: %s", r.Raw)
+	}
+	if r := v.must(200, req{method: "GET", path: path, key: mine}); r.Body["expedited_review"] != nil {
+		t.Errorf("the issuer sees the review flag: %s", r.Raw)
+	}
 	v.must(200, req{method: "POST", path: path + "/reject", key: v.key[auth.Compliance], body: `{"reason":"资质不全"}`})
 	sees("rejected", private)
 	v.must(200, req{method: "POST", path: path + "/submit", key: mine, body: submit})

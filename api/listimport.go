@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/export"
 	"github.com/crowdledger/crowdledger/registry"
 )
 
@@ -76,4 +77,38 @@ func (s *server) listReviewFlags(c echo.Context) error {
 		flags = []registry.ReviewFlag{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"flags": flags})
+}
+
+// exportListEntries writes the entries in force, with their document
+// numbers, in the import format (so another platform, or this one, imports
+// them as they are), ending with the export trailer. Regulators only; the
+// reveal is recorded in the audit trail.
+func (s *server) exportListEntries(c echo.Context) error {
+	entries, err := s.Registry.ListEntries(c.Request().Context(), true)
+	if err != nil {
+		return err
+	}
+	return s.stream(c, "text/csv; charset=utf-8", func(w io.Writer) error {
+		d := export.New(w)
+		cw := export.NewCSV(d)
+		cw.UseCRLF = true
+		if err := cw.Write(listImportHeader); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.EndedAt != nil || e.DocType == nil || e.DocNumber == "" {
+				continue // ended, or against a party without a document: not portable
+			}
+			d.Row()
+			if err := cw.Write([]string{e.List, *e.DocType, e.DocNumber, e.Reason, e.Authority, e.EffectiveFrom.UTC().Format(time.DateOnly)}); err != nil {
+				return err
+			}
+		}
+		cw.Flush() // the trailer's digest covers every byte before it
+		if err := cw.Write(d.CSVTrailer()); err != nil {
+			return err
+		}
+		cw.Flush()
+		return cw.Error()
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/export"
 )
 
 func validID(n int) string {
@@ -180,6 +181,12 @@ func TestListImportAndReviewFlags(t *testing.T) {
 	v.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM list_entries WHERE doc_masked = $1`, doc).Scan(&stored)
 	if stored != 0 {
 		t.Error("an imported document is stored in the clear")
+	}
+	// The export is the import format: it imports again as it is, and ends
+	// with its trailer.
+	exp := v.must(200, req{method: "GET", path: "/v1/lists/export", key: reg, raw: true})
+	if rows, err := export.Check(exp.Raw); err != nil || rows != 2 || !strings.Contains(string(exp.Raw), doc) {
+		t.Errorf("export: %d rows, %v\n%s", rows, err, exp.Raw)
 	}
 	flags := v.must(200, req{method: "GET", path: "/v1/review-flags", key: reg})
 	if fs, _ := flags.Body["flags"].([]any); len(fs) != 1 || fs[0].(map[string]any)["party_id"] != inv {

@@ -62,6 +62,9 @@ type Deps struct {
 	// valid key: public routes and failed authentications (each of which
 	// costs a database query). Zero RPS: unlimited.
 	AnonRateLimit RateLimit
+	// RedListExpedite is the red list's reward (守信激励): staff see a
+	// red-listed issuer's submitted campaign marked for expedited review.
+	RedListExpedite bool
 	// Tracing puts a span around every request (OpenTelemetry's global
 	// provider, which serve sets when an exporter is configured).
 	Tracing bool
@@ -166,6 +169,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)
 	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listListEntries)
 	s.route(e, http.MethodPost, "/v1/lists/imports", []auth.Role{auth.Regulator, auth.Compliance}, s.importListEntries)
+	s.route(e, http.MethodGet, "/v1/lists/export", []auth.Role{auth.Regulator}, s.exportListEntries)
 	s.route(e, http.MethodGet, "/v1/review-flags", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listReviewFlags)
 	s.route(e, http.MethodPost, "/v1/compliance/checks", staff, s.checkCommitment)
 	s.route(e, http.MethodGet, "/v1/packs/:id/risk-disclosure", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.riskDisclosure)

@@ -235,3 +235,9 @@ func onList(ctx context.Context, q ledger.Querier, list string, partyID uuid.UUI
 func (r *Registry) Blacklisted(ctx context.Context, q ledger.Querier, partyID uuid.UUID, at time.Time) (bool, error) {
 	return onList(ctx, q, Black, partyID, at)
 }
+
+// RedListed reports whether a party is on the red list (守信激励) now, by
+// party or document.
+func (r *Registry) RedListed(ctx context.Context, partyID uuid.UUID) (bool, error) {
+	return onList(ctx, r.db, Red, partyID, r.Now())
+}

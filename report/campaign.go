@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,7 +121,7 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 			}
 		default:
 			io.WriteString(d, "\ufeff")
-			cw := safeCSV{csv.NewWriter(d)}
+			cw := export.NewCSV(d)
 			cw.UseCRLF = true
 			cw.Write([]string{"flow", "at", "reference", "party_or_account", "code_or_state", "debit_credit", "amount", "currency"})
 			writeIn = func() error {

@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -90,7 +89,7 @@ func (r *Reporter) Statement(ctx context.Context, w io.Writer, account uuid.UUID
 	case JSON:
 		sink = &jsonSink{w: d}
 	case CSV:
-		sink = &csvSink{w: safeCSV{csv.NewWriter(d)}, d: d}
+		sink = &csvSink{w: export.NewCSV(d), d: d}
 	case Camt053:
 		sink = &camtSink{enc: xml.NewEncoder(d), d: d}
 	}
@@ -215,7 +214,7 @@ func (s *jsonSink) end(closing money.Amount) error {
 // so spreadsheet software opens Chinese text correctly, ISO 8601 times, and
 // an explicit debit/credit column.
 type csvSink struct {
-	w   safeCSV
+	w   export.CSV
 	d   *export.Digest
 	cur string
 }

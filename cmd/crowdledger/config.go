@@ -31,6 +31,9 @@ type config struct {
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	SweepInterval   time.Duration
+	// RedListExpedite: a red-listed issuer's submitted campaign is marked
+	// for expedited review (RED_LIST_EXPEDITED_REVIEW, on by default).
+	RedListExpedite bool
 	// PlatformCoolingOff is the cancellation window of packs whose rules
 	// set none (the CN packs), a platform setting: 24h by default.
 	PlatformCoolingOff time.Duration
@@ -132,6 +135,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("PENDING_SWEEP_INTERVAL", &c.SweepInterval)
 	dur("PLATFORM_COOLING_OFF", &c.PlatformCoolingOff)
+	c.RedListExpedite = true
+	if v := getenv("RED_LIST_EXPEDITED_REVIEW"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("RED_LIST_EXPEDITED_REVIEW=%q: want true or false", v))
+		}
+		c.RedListExpedite = b
+	}
 	dur("AUDIT_CHAIN_INTERVAL", &c.ChainInterval)
 	if v := getenv("AUTH_CACHE_TTL"); v == "0" {
 		c.AuthCacheTTL = 0

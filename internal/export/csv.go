@@ -1,20 +1,24 @@
-package report
+package export
 
 import (
 	"encoding/csv"
+	"io"
 	"regexp"
 )
 
-// safeCSV is encoding/csv with every cell a spreadsheet could run as a
+// CSV is encoding/csv with every cell a spreadsheet could run as a
 // formula neutralised, per OWASP's CSV-injection guidance: a cell that
 // starts with =, +, -, @, a tab or a carriage return gets a leading
 // apostrophe. Text in a statement can come from a client (a transfer's
 // metadata names its campaign and commitment), and the byte-order mark
 // invites opening the file in a spreadsheet. Plain decimal numbers, a
 // negative balance among them, stay numbers.
-type safeCSV struct{ *csv.Writer }
+type CSV struct{ *csv.Writer }
 
-func (w safeCSV) Write(record []string) error {
+// NewCSV is a CSV writer on w.
+func NewCSV(w io.Writer) CSV { return CSV{csv.NewWriter(w)} }
+
+func (w CSV) Write(record []string) error {
 	out := make([]string, len(record))
 	for i, c := range record {
 		out[i] = neutralise(c)
