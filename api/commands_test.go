@@ -274,3 +274,40 @@ func addCNY(t *testing.T, a, b string) string {
 	cents := ai*100 + af + bi*100 + bf
 	return fmt.Sprintf("%d.%02d", cents/100, cents%100)
 }
+
+// TestLateDeliveryRefundRight: a backer whose order was not shipped by its
+// delivery date claims their money back, from the campaign's issuer
+// payable; before that date the claim is refused.
+func TestLateDeliveryRefundRight(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op := v.key[auth.Operator]
+	issuer := v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "迟发货")
+	ik := v.keyFor(auth.Issuer, issuer)
+	now := *v.clock.Load()
+	cid := v.must(201, req{method: "POST", path: "/v1/campaigns", key: ik, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015",
+		"currency":"CNY","title":"迟发货","risk_level":1,"target":"50.00","hard_cap":"1000.00","fee_rate":"0.05",
+		"tiers":[{"id":"t","title":"t","price":"50.00","delivery_by":%q}],"starts_at":%q,"deadline":%q}`, issuer,
+		now.Add(40*24*time.Hour).Format(time.RFC3339), now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/submit", key: ik,
+		body: `{"disclosures":[{"title":"产品说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`})
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: v.key[auth.Compliance]})
+	backer := v.party("investor", "individual", "prc_resident_id", validID(777), "等货")
+	bk := v.keyFor(auth.Investor, backer)
+	v.must(201, req{method: "POST", path: "/v1/parties/" + backer + "/deposits", key: op, body: `{"amount":"100.00","currency":"CNY","bank_reference":"LATE-1"}`})
+	v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: bk, body: `{"tier":"t","quantity":1}`})
+	v.advance(31 * 24 * time.Hour)
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op})
+	orders := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: ik}).Body["orders"].([]any)
+	order := orders[0].(map[string]any)["id"].(string)
+	if r := v.do(req{method: "POST", path: "/v1/orders/" + order + "/late-refund", key: bk}); r.Status != 409 || r.str("code") != "not_late" {
+		t.Errorf("claimed before the delivery date: %d %s", r.Status, r.Raw)
+	}
+	v.advance(10 * 24 * time.Hour)
+	if r := v.must(200, req{method: "POST", path: "/v1/orders/" + order + "/late-refund", key: bk}); r.str("state") != "refunded" {
+		t.Errorf("late refund: %s", r.Raw)
+	}
+	if w := v.wallet(bk, backer); w != "100.00" {
+		t.Errorf("backer's wallet after the late refund: %s", w)
+	}
+}

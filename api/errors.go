@@ -127,6 +127,8 @@ var errorCodes = []struct {
 	{campaign.ErrAlreadyCommitted, http.StatusConflict, "already_committed"},
 	{campaign.ErrNotDue, http.StatusConflict, "not_due"},
 	{campaign.ErrNotSettled, http.StatusConflict, "not_settled"},
+	{campaign.ErrNotLate, http.StatusConflict, "not_late"},
+	{campaign.ErrPayableShort, http.StatusConflict, "payable_short"},
 	{campaign.ErrIssuerFundsShort, http.StatusUnprocessableEntity, "issuer_funds_short"},
 	{campaign.ErrOverReleasable, http.StatusUnprocessableEntity, "over_releasable"},
 	{campaign.ErrDisbursementPaid, http.StatusConflict, "already_paid"},

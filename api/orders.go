@@ -116,6 +116,14 @@ func (s *server) confirmOrder(c echo.Context) error {
 	})
 }
 
+// lateRefund is a backer's refund right on an order not shipped by its
+// delivery date.
+func (s *server) lateRefund(c echo.Context) error {
+	return s.orderAction(c, func(o campaign.Order, r orderActionRequest) (campaign.Order, error) {
+		return s.Campaigns.LateRefund(c.Request().Context(), o.ID, o.BackerID)
+	})
+}
+
 func (s *server) disputeOrder(c echo.Context) error {
 	return s.orderAction(c, func(o campaign.Order, r orderActionRequest) (campaign.Order, error) {
 		return s.Campaigns.OpenDispute(c.Request().Context(), o.ID, o.BackerID, r.Reason)

@@ -196,6 +196,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/commitments/:id/reconfirm", []auth.Role{auth.Investor}, s.reconfirmCommitment)
 	s.route(e, http.MethodPost, "/v1/orders/:id/ship", issuerSide, s.shipOrder)
 	s.route(e, http.MethodPost, "/v1/orders/:id/confirm", []auth.Role{auth.Investor}, s.confirmOrder)
+	s.route(e, http.MethodPost, "/v1/orders/:id/late-refund", []auth.Role{auth.Investor}, s.lateRefund)
 	s.route(e, http.MethodPost, "/v1/orders/:id/dispute", []auth.Role{auth.Investor}, s.disputeOrder)
 	s.route(e, http.MethodPost, "/v1/orders/:id/refund", []auth.Role{auth.Compliance, auth.Operator}, s.refundOrder)
 	s.route(e, http.MethodPost, "/v1/parties/:id/deposits", []auth.Role{auth.Operator}, s.deposit)

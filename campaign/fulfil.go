@@ -170,40 +170,101 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount money.Am
 		return Order{}, invalid("reason", errors.New("a refund needs a reason"))
 	}
 	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment", "shipped", "received", "disputed"}, func(tx pgx.Tx, o *Order) error {
+		return s.payRefund(ctx, tx, o, amount, reason, false)
+	})
+}
+
+// ErrNotLate: the order shipped, or its delivery date has not passed.
+var ErrNotLate = errors.New("the order is not late: it shipped, or its delivery date has not passed")
+
+// LateRefund is a backer's refund right on an order the issuer did not ship
+// by the tier's delivery date: the backer claims it, and what they paid
+// (less any refund already made) comes back from the campaign's issuer
+// payable, which the release rules keep unreleased for unshipped orders.
+// Where the payable cannot cover it (a share went to the issuer at
+// settlement), the claim is refused with what it holds, for compliance to
+// pursue the issuer.
+func (s *Service) LateRefund(ctx context.Context, orderID, backer uuid.UUID) (Order, error) {
+	return s.updateOrder(ctx, orderID, []string{"awaiting_shipment"}, func(tx pgx.Tx, o *Order) error {
+		if o.BackerID != backer {
+			return ErrOrderNotFound
+		}
+		var due *time.Time
+		if err := tx.QueryRow(ctx, `SELECT delivery_by FROM campaign_tiers WHERE campaign_id = $1 AND tier = $2`, o.CampaignID, o.Tier).Scan(&due); err != nil {
+			return err
+		}
+		if due == nil || !s.Now().After(*due) {
+			return ErrNotLate
+		}
 		left, _ := o.Amount.Sub(o.Refunded)
-		if amount.Currency() != o.Amount.Currency() || amount.Sign() <= 0 || amount.Cmp(left) > 0 {
-			return &CapError{Kind: ErrRefundTooLarge, Remaining: left.String()}
+		err := s.payRefund(ctx, tx, o, left, "late delivery: the backer's refund right", true)
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			return ErrPayableShort
 		}
-		c, err := s.get(ctx, tx, o.CampaignID, false)
-		if err != nil {
-			return err
-		}
-		wallet, err := s.walletTx(ctx, tx, o.BackerID, amount.Currency())
-		if err != nil {
-			return err
-		}
-		rid := uuid.New()
-		e, err := s.ledger.ApplyTx(ctx, tx, "refund:"+rid.String(), []ledger.TransferRequest{{Kind: ledger.KindPosted, DebitAccountID: c.PayableAccountID,
-			CreditAccountID: wallet, Amount: amount, Code: "refund",
-			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"order_id":%q,"approved_by":%q}`, c.ID, o.ID, actorName(ctx)))}}, ledger.LedgerRecords)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO order_refunds (id, order_id, amount, approved_by, reason, transfer_id) VALUES ($1, $2, $3, $4, $5, $6)`,
-			rid, o.ID, amount.Decimal(), actorName(ctx), reason, e.Transfers[0].ID); err != nil {
-			return err
-		}
-		o.Refunded, _ = o.Refunded.Add(amount)
-		state := o.State
-		if o.Refunded.Equal(o.Amount) {
-			state = "refunded"
-		} else if state == "disputed" {
-			state = "resolved"
-		}
-		o.State = state
-		_, err = tx.Exec(ctx, `UPDATE orders SET refunded = $2, state = $3 WHERE id = $1`, o.ID, o.Refunded.Decimal(), state)
 		return err
 	})
+}
+
+// ErrPayableShort: the issuer payable no longer holds a late order's
+// refund (part of it went to the issuer at settlement); compliance pursues
+// the issuer for it.
+var ErrPayableShort = errors.New("the campaign's issuer payable does not hold this refund any more: compliance recovers it from the issuer")
+
+// payRefund pays amount of order o back from the issuer payable; with
+// feeBack the platform returns its fee on it too (an undelivered order is
+// a sale that never happened), the payable paying the rest.
+func (s *Service) payRefund(ctx context.Context, tx pgx.Tx, o *Order, amount money.Amount, reason string, feeBack bool) error {
+	left, _ := o.Amount.Sub(o.Refunded)
+	if amount.Currency() != o.Amount.Currency() || amount.Sign() <= 0 || amount.Cmp(left) > 0 {
+		return &CapError{Kind: ErrRefundTooLarge, Remaining: left.String()}
+	}
+	c, err := s.get(ctx, tx, o.CampaignID, false)
+	if err != nil {
+		return err
+	}
+	wallet, err := s.walletTx(ctx, tx, o.BackerID, amount.Currency())
+	if err != nil {
+		return err
+	}
+	rid := uuid.New()
+	meta := json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"order_id":%q,"approved_by":%q}`, c.ID, o.ID, actorName(ctx)))
+	fromPayable := amount
+	var ts []ledger.TransferRequest
+	if feeBack && c.FeeRate.Sign() > 0 {
+		fee, err := money.FromDecimal(amount.Currency(), amount.Decimal().Mul(c.FeeRate).RoundDown(int32(amount.Currency().Scale())))
+		if err != nil {
+			return err
+		}
+		if fee.Sign() > 0 {
+			revenue, err := s.platformAccountTx(ctx, tx, ledger.CodePlatformFeeRevenue, amount.Currency())
+			if err != nil {
+				return err
+			}
+			ts = append(ts, ledger.TransferRequest{Kind: ledger.KindPosted, DebitAccountID: revenue, CreditAccountID: wallet, Amount: fee,
+				Code: "fee_refund", Metadata: meta})
+			fromPayable, _ = amount.Sub(fee)
+		}
+	}
+	ts = append([]ledger.TransferRequest{{Kind: ledger.KindPosted, DebitAccountID: c.PayableAccountID, CreditAccountID: wallet, Amount: fromPayable,
+		Code: "refund", Metadata: meta}}, ts...)
+	e, err := s.ledger.ApplyTx(ctx, tx, "refund:"+rid.String(), ts, ledger.LedgerRecords)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO order_refunds (id, order_id, amount, approved_by, reason, transfer_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+		rid, o.ID, amount.Decimal(), actorName(ctx), reason, e.Transfers[0].ID); err != nil {
+		return err
+	}
+	o.Refunded, _ = o.Refunded.Add(amount)
+	state := o.State
+	if o.Refunded.Equal(o.Amount) {
+		state = "refunded"
+	} else if state == "disputed" {
+		state = "resolved"
+	}
+	o.State = state
+	_, err = tx.Exec(ctx, `UPDATE orders SET refunded = $2, state = $3 WHERE id = $1`, o.ID, o.Refunded.Decimal(), state)
+	return err
 }
 
 // maybeFulfilled moves a settled reward campaign to fulfilled once every
