@@ -289,6 +289,11 @@ func TestLateDeliveryRefundRight(t *testing.T) {
 		"currency":"CNY","title":"迟发货","risk_level":1,"target":"50.00","hard_cap":"1000.00","fee_rate":"0.05",
 		"tiers":[{"id":"t","title":"t","price":"50.00","delivery_by":%q}],"starts_at":%q,"deadline":%q}`, issuer,
 		now.Add(40*24*time.Hour).Format(time.RFC3339), now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
+	// The delivery date is kept to the second, not cut to a day.
+	got := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid, key: ik})
+	if d := got.Body["tiers"].([]any)[0].(map[string]any)["delivery_by"]; d != now.Add(40*24*time.Hour).Truncate(time.Second).Format(time.RFC3339) {
+		t.Errorf("delivery_by stored as %v", d)
+	}
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/submit", key: ik,
 		body: `{"disclosures":[{"title":"产品说明","kind":"product_spec","document_hash":"` + strings.Repeat("ab", 32) + `"}]}`})
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: v.key[auth.Compliance]})
