@@ -45,6 +45,9 @@ type Metrics struct {
 	reg          *prometheus.Registry
 }
 
+// BuildInfo labels crowdledger_build_info (serve sets it from the binary).
+var BuildInfo = map[string]string{"version": "(devel)", "revision": "unknown", "goversion": "unknown"}
+
 // NewMetrics registers the metrics on reg.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	m := &Metrics{
@@ -90,6 +93,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "crowdledger_idempotent_replays_total", Help: "Mutating requests answered with a stored response (a retry with the same Idempotency-Key).",
 		}),
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crowdledger_build_info",
+		Help: "Always 1; the labels say which build runs.", ConstLabels: BuildInfo}, func() float64 { return 1 }))
 	reg.MustRegister(m.requests, m.latency, m.entries, m.transfers, m.idempotentReplays, m.refusals, m.batchSize, m.batchWait,
 		m.scheduled, m.closeRetries, m.expired, m.jobFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

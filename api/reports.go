@@ -69,6 +69,9 @@ func (s *server) statementReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if from.After(to) {
+		return problem(http.StatusUnprocessableEntity, "validation_failed", "from", "from must not be after to")
+	}
 	format := c.QueryParam("format")
 	if format == "" {
 		format = report.JSON

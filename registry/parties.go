@@ -295,3 +295,11 @@ func (r *Registry) DeclareRelated(ctx context.Context, issuer, related uuid.UUID
 		return audit.Append(ctx, tx, ev)
 	})
 }
+
+// Exists reports whether a party of the role is registered (no personal
+// data is read).
+func (r *Registry) Exists(ctx context.Context, id uuid.UUID, role string) (bool, error) {
+	var ok bool
+	err := r.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parties WHERE id = $1 AND role = $2)`, id, role).Scan(&ok)
+	return ok, err
+}

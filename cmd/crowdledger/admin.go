@@ -102,6 +102,18 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 			t := time.Now().Add(*expires)
 			exp = &t
 		}
+		if r.Scoped() {
+			// A party key names a registered party of that role.
+			id, perr := uuid.Parse(*subject)
+			if perr != nil {
+				return fmt.Errorf("keys create: --subject of an %s key is the party's id (a UUID)", r)
+			}
+			if ok, err := registry.New(pool, nil).Exists(ctx, id, string(r)); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("keys create: no registered %s with id %s", r, id)
+			}
+		}
 		p, token, err := store.Create(ctx, r, *subject, *name, exp)
 		if err != nil {
 			return err
@@ -202,15 +214,17 @@ func auditCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		defer pool.Close()
 		return audit.NewTrail(pool, s).Export(ctx, stdout, *from, *to)
 	case "verify":
-		if len(args) < 2 {
-			return usage
-		}
 		fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 		var keys multiFlag
 		fs.Var(&keys, "public-key", "base64 Ed25519 public key (repeat for retired keys)")
-		if err := fs.Parse(args[2:]); err != nil {
+		files, err := parseAnyOrder(fs, args[1:])
+		if err != nil {
 			return err
 		}
+		if len(files) != 1 {
+			return usage
+		}
+		file := files[0]
 		if len(keys) == 0 {
 			return fmt.Errorf("audit verify: give at least one --public-key (GET /v1/audit/public-keys publishes them)")
 		}
@@ -222,14 +236,14 @@ func auditCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 			}
 			pubs = append(pubs, p)
 		}
-		f, err := os.Open(args[1])
+		f, err := os.Open(file)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
 		rep, err := audit.VerifyExport(f, pubs)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", args[1], err)
+			return fmt.Errorf("read %s: %w", file, err)
 		}
 		fmt.Fprintf(stdout, "positions %d-%d: %d links, %d signed checkpoints checked\n", rep.From, rep.To, rep.Links, rep.Checkpoints)
 		for _, p := range rep.Problems {
@@ -306,4 +320,21 @@ func piiCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) er
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d values under key %s; nothing is sealed under another key now\n", total, keys.CurrentKeyID())
 	return nil
+}
+
+// parseAnyOrder parses flags wherever they stand among the arguments
+// (`verify FILE --public-key K` and `verify --public-key K FILE` alike),
+// returning the rest in order.
+func parseAnyOrder(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

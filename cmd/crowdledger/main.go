@@ -33,11 +33,30 @@ func main() {
 	}
 }
 
-var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | pii reencrypt | export-check FILE | demo | bench`)
+var errUsage = errors.New(`usage: crowdledger serve | migrate | keys create|list|revoke | check | audit keygen|pubkey|export|verify | pii reencrypt | export-check FILE | demo | bench | testdata ids | version (CMD --help for each)`)
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
 		return errUsage
+	}
+	// Help runs nothing: no migration, no secret printed, exit 0.
+	if wantsHelp(args[1:2]) {
+		printUsages(stdout)
+		return nil
+	}
+	if wantsHelp(args[2:]) {
+		u, ok := usages[args[1]]
+		if !ok {
+			return errUsage
+		}
+		fmt.Fprintln(stdout, u)
+		return nil
+	}
+	switch args[1] {
+	case "version":
+		return versionCmd(stdout)
+	case "testdata":
+		return testdataCmd(args[2:], stdout)
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {

@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 )
@@ -194,6 +196,9 @@ func TestServeLifecycle(t *testing.T) {
 	if err := run(ctx, []string{"crowdledger", "audit", "verify", file, "--public-key", pub}, getenv, &out); err != nil {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
+	if err := run(ctx, []string{"crowdledger", "audit", "verify", "--public-key", pub, file}, getenv, &out); err != nil {
+		t.Fatalf("audit verify, flags first: %v\n%s", err, out.String())
+	}
 	t.Log(strings.TrimSpace(out.String()))
 	// The same file passes the generic trailer check, and fails it cut short.
 	out.Reset()
@@ -343,5 +348,63 @@ func TestBindFailureIsNotListening(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), `"msg":"listening"`) {
 		t.Errorf("claimed to listen:\n%s", logs.String())
+	}
+}
+
+// TestFirstHourCommands: every command's --help prints its usage and runs
+// nothing (no migration against an unreachable database, no secret
+// printed); the test identity numbers and credit codes pass their checks;
+// version prints; a party key for a party that does not exist is refused.
+func TestFirstHourCommands(t *testing.T) {
+	nowhere := func(k string) string {
+		if k == "DATABASE_URL" {
+			return "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
+		}
+		return ""
+	}
+	for name := range usages {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"crowdledger", name, "--help"}, nowhere, &out); err != nil || !strings.Contains(out.String(), "crowdledger "+name) {
+			t.Errorf("%s --help: %v\n%s", name, err, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"crowdledger", "keys", "pii", "--help"}, nowhere, &out); err != nil || strings.Contains(out.String(), "k1:") {
+		t.Errorf("keys pii --help printed secrets or failed: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"crowdledger", "testdata", "ids"}, nowhere, &out); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		typ := compliance.PRCResidentID
+		if strings.HasPrefix(line, "91") { // the credit codes; the identity numbers start 630102
+			typ = compliance.PRCUSCC
+		}
+		if _, err := compliance.NormalizeDocument(typ, line, time.Now()); err != nil {
+			t.Errorf("test id %s (%s): %v", line, typ, err)
+		}
+		n++
+	}
+	if n != 10 {
+		t.Errorf("%d test ids", n)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"crowdledger", "version"}, nowhere, &out); err != nil || !strings.HasPrefix(out.String(), "crowdledger ") {
+		t.Errorf("version: %v %q", err, out.String())
+	}
+	db := pgtest.NewDB(t)
+	env := func(k string) string {
+		if k == "DATABASE_URL" {
+			return db.URL
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"crowdledger", "keys", "create", "--role", "investor", "--subject", uuid.NewString()}, env, &out); err == nil || !strings.Contains(err.Error(), "no registered investor") {
+		t.Errorf("a key for a party that does not exist: %v", err)
 	}
 }

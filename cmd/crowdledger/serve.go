@@ -96,6 +96,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	trail := audit.NewTrail(pool, signer, cfg.RetiredAuditKeys...)
 	trail.CheckpointEvery = cfg.CheckpointEvery
 
+	v, r, g := buildInfo()
+	api.BuildInfo = map[string]string{"version": v, "revision": r, "goversion": g}
 	promReg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(promReg)
 	api.RegisterPool(promReg, pool)
