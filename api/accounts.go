@@ -156,11 +156,6 @@ type entryJSON struct {
 	Balances   balancesJSON `json:"balances"`
 }
 
-type entriesPage struct {
-	Entries    []entryJSON `json:"entries"`
-	NextCursor string      `json:"next_cursor,omitempty"`
-}
-
 func (s *server) listEntries(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -180,10 +175,26 @@ func (s *server) listEntries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := entriesPage{Entries: make([]entryJSON, 0, len(page)), NextCursor: next.String()}
+	// The list shape every list has; an account's entries page oldest
+	// first (a statement's order) with the ledger's own cursor.
+	out := pageJSON[entryJSON]{Items: make([]entryJSON, 0, len(page)), NextCursor: next.String()}
 	for _, e := range page {
-		out.Entries = append(out.Entries, entryJSON{Seq: e.Seq, TransferID: e.TransferID.String(), Kind: string(e.Kind),
+		out.Items = append(out.Items, entryJSON{Seq: e.Seq, TransferID: e.TransferID.String(), Kind: string(e.Kind),
 			Side: string(e.Side), Amount: e.Amount, Code: e.Code, CreatedAt: e.CreatedAt, Balances: toBalances(e.Balances)})
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// listAccounts lists ledger accounts for operators and regulators.
+func (s *server) listAccounts(c echo.Context) error {
+	q := newListQuery(c, "owner", "code", "currency")
+	f := ledger.AccountFilter{Owner: q.str("owner"), Code: ledger.AccountCode(q.str("code")), Currency: q.str("currency")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	p, err := s.Ledger.Accounts(c.Request().Context(), f, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, toAccount)
 }

@@ -78,6 +78,7 @@ type campaignJSON struct {
 	PayableAccountID  string     `json:"payable_account_id"`
 	RejectionReason   *string    `json:"rejection_reason,omitempty"`
 	Tiers             []tierJSON `json:"tiers"`
+	CreatedAt         time.Time  `json:"created_at"`
 }
 
 func toCampaign(c campaign.Campaign) campaignJSON {
@@ -87,7 +88,7 @@ func toCampaign(c campaign.Campaign) campaignJSON {
 		PlatformCarryRate: c.PlatformCarryRate.String(), StartsAt: c.StartsAt.UTC(), Deadline: c.Deadline.UTC(), State: c.State,
 		StateAt: c.StateAt.UTC(), Committed: c.Committed.String(), Investors: c.Investors, Milestones: c.Milestones,
 		EscrowAccountID: c.EscrowAccountID.String(), PayableAccountID: c.PayableAccountID.String(), RejectionReason: c.RejectionReason,
-		Tiers: []tierJSON{}}
+		Tiers: []tierJSON{}, CreatedAt: c.CreatedAt.UTC()}
 	out.PercentOfTarget = c.Committed.Decimal().Mul(decimal.NewFromInt(100)).DivRound(c.Target.Decimal(), 2).StringFixed(2)
 	if out.Milestones == nil {
 		out.Milestones = []string{}
@@ -234,11 +235,7 @@ func mayView(p auth.Principal, cp campaign.Campaign) bool {
 	case p.Role == auth.Issuer && p.Subject == cp.IssuerID.String():
 		return true
 	}
-	switch cp.State {
-	case campaign.Draft, campaign.Submitted, campaign.Rejected:
-		return false
-	}
-	return true
+	return campaign.Public(cp.State)
 }
 
 type submitRequest struct {
@@ -338,4 +335,45 @@ func (s *server) amendCampaign(c echo.Context) error {
 		}
 		return s.Campaigns.Amend(ctx, id, a)
 	})
+}
+
+// listCampaigns lists campaigns: staff and regulators every one, an issuer
+// the public ones and its own, anyone else the public ones (mayView's
+// rule, as a filter).
+func (s *server) listCampaigns(c echo.Context) error {
+	q := newListQuery(c, "state", "kind", "currency", "issuer_id", "q", "deadline_from", "deadline_to")
+	f := campaign.CampaignFilter{State: q.str("state"), Kind: q.str("kind"), Currency: q.str("currency"), IssuerID: q.id("issuer_id"),
+		Title: q.str("q"), DeadlineFrom: q.instant("deadline_from"), DeadlineTo: q.instant("deadline_to")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	if p := principal(c); p.Role.Scoped() {
+		viewer := subjectID(c)
+		f.Viewer = &viewer
+	}
+	p, err := s.Campaigns.Campaigns(c.Request().Context(), f, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, toCampaign)
+}
+
+// listDisclosures returns a campaign's disclosures to whoever may see it.
+func (s *server) listDisclosures(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	cp, err := s.Campaigns.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if !mayView(principal(c), cp) {
+		return campaign.ErrNotFound
+	}
+	ds, err := s.Campaigns.Disclosures(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pageJSON[campaign.Disclosure]{Items: ds})
 }

@@ -138,7 +138,7 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 		t.Errorf("escrow = %s", b)
 	}
 	orders := v.do(req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: issuerKey})
-	list := orders.Body["orders"].([]any)
+	list := orders.Body["items"].([]any)
 	if orders.Status != 200 || len(list) != 4 {
 		t.Fatalf("orders: %d %s", orders.Status, orders.Raw)
 	}
@@ -228,7 +228,7 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 	if r := v.do(req{method: "POST", path: "/v1/complaints/" + comp.str("id") + "/transition", key: co, body: `{"to":"acknowledged","note":"we are looking"}`}); r.Status != 200 {
 		t.Errorf("acknowledge: %d %s", r.Status, r.Raw)
 	}
-	if r := v.do(req{method: "GET", path: "/v1/complaints", key: backerKeys[1]}); r.Status != 200 || len(r.Body["complaints"].([]any)) != 0 {
+	if r := v.do(req{method: "GET", path: "/v1/complaints", key: backerKeys[1]}); r.Status != 200 || len(r.Body["items"].([]any)) != 0 {
 		t.Errorf("another backer sees complaints: %s", r.Raw)
 	}
 	if r := v.do(req{method: "GET", path: "/v1/alerts", key: v.key[auth.Regulator]}); r.Status != 200 {

@@ -204,7 +204,7 @@ func TestRetriedMoneyCommandsApplyOnce(t *testing.T) {
 	v.advance(31 * 24 * time.Hour)
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op})
 	orders := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: issuerKey})
-	oid := orders.Body["orders"].([]any)[0].(map[string]any)["id"].(string)
+	oid := orders.Body["items"].([]any)[0].(map[string]any)["id"].(string)
 	v.must(200, req{method: "POST", path: "/v1/orders/" + oid + "/dispute", key: backerKey, body: `{"reason":"one bottle broken"}`})
 
 	wallet := func() string { return v.wallet(backerKey, backer) }
@@ -303,7 +303,7 @@ func TestLateDeliveryRefundRight(t *testing.T) {
 	v.must(201, req{method: "POST", path: "/v1/campaigns/" + cid + "/commitments", key: bk, body: `{"tier":"t","quantity":1}`})
 	v.advance(31 * 24 * time.Hour)
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op})
-	orders := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: ik}).Body["orders"].([]any)
+	orders := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/orders", key: ik}).Body["items"].([]any)
 	order := orders[0].(map[string]any)["id"].(string)
 	if r := v.do(req{method: "POST", path: "/v1/orders/" + order + "/late-refund", key: bk}); r.Status != 409 || r.str("code") != "not_late" {
 		t.Errorf("claimed before the delivery date: %d %s", r.Status, r.Raw)

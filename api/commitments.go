@@ -228,3 +228,26 @@ func (s *server) getWallet(c echo.Context) error {
 	return c.JSON(http.StatusOK, walletJSON{PartyID: id.String(), AccountID: acct.String(), Currency: cur.Code(), Available: avail,
 		Committed: b.DebitsPending, Balances: toBalances(b)})
 }
+
+// listCommitments lists commitments: an investor its own, an issuer those
+// in its campaigns, staff and regulators every one.
+func (s *server) listCommitments(c echo.Context) error {
+	q := newListQuery(c, "campaign_id", "investor_id", "state")
+	f := campaign.CommitmentFilter{CampaignID: q.id("campaign_id"), InvestorID: q.id("investor_id"), State: q.str("state")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	switch p := principal(c); p.Role {
+	case auth.Investor:
+		me := subjectID(c)
+		f.ForInvestor = &me
+	case auth.Issuer:
+		me := subjectID(c)
+		f.ForIssuer = &me
+	}
+	p, err := s.Campaigns.Commitments(c.Request().Context(), f, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, toCommitment)
+}

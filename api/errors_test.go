@@ -77,7 +77,12 @@ func TestBadInput(t *testing.T) {
 		// 404: no such thing
 		{"unknown account", req{method: "GET", path: "/v1/accounts/00000000-0000-4000-8000-000000000000", key: op}, 404, "account_not_found", ""},
 		{"unknown transfer", req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: op}, 404, "transfer_not_found", ""},
-		{"unknown key lookup", req{method: "GET", path: "/v1/transfers?idempotency_key=never", key: op}, 404, "transfer_not_found", ""},
+		{"unknown transfer", req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: op}, 404, "transfer_not_found", ""},
+		{"misspelt list filter", req{method: "GET", path: "/v1/transfers?acount_id=x", key: op}, 400, "unknown_parameter", "acount_id"},
+		{"list cursor not ours", req{method: "GET", path: "/v1/campaigns?cursor=abc", key: op}, 400, "invalid_cursor", "cursor"},
+		{"list limit too high", req{method: "GET", path: "/v1/commitments?limit=501", key: op}, 400, "invalid_parameter", "limit"},
+		{"list filter not a state", req{method: "GET", path: "/v1/campaigns?state=open", key: op}, 422, "validation_failed", "state"},
+		{"idempotency key not printable", req{method: "GET", path: "/v1/transfers?idempotency_key=a%20b", key: op}, 400, "invalid_parameter", "idempotency_key"},
 		{"unknown route", req{method: "GET", path: "/v1/nothing", key: op}, 404, "not_found", ""},
 		{"void unknown pending", req{method: "POST", path: "/v1/transfers/00000000-0000-4000-8000-000000000000/void", key: op}, 404, "pending_not_found", "id"},
 		// 405
@@ -142,13 +147,13 @@ func TestRevokedAndExpiredKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=x", key: tok}); r.Status != 404 {
+	if r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: tok}); r.Status != 404 {
 		t.Fatalf("fresh key: %d", r.Status)
 	}
 	if err := v.keys.Revoke(ctx, p.KeyID); err != nil {
 		t.Fatal(err)
 	}
-	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=x", key: tok}); r.Status != 401 {
+	if r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: tok}); r.Status != 401 {
 		t.Errorf("revoked key: %d", r.Status)
 	}
 	past := time.Now().Add(-time.Minute)
@@ -156,7 +161,7 @@ func TestRevokedAndExpiredKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=x", key: expired}); r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
+	if r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: expired}); r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("expired key: %d %v", r.Status, r.Header)
 	}
 	if _, _, err := v.keys.Create(ctx, auth.Investor, "", "no subject", nil); err == nil {
@@ -296,7 +301,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	v.e = e
 	got := map[int]int{}
 	for i := 0; i < 5; i++ {
-		r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Operator]})
+		r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: v.key[auth.Operator]})
 		got[r.Status]++
 		if r.Status == 429 && (r.Header.Get("Retry-After") == "" || r.str("code") != "rate_limited") {
 			t.Errorf("429 without Retry-After or code: %v %s", r.Header, r.Raw)
@@ -305,7 +310,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	if got[404] != 3 || got[429] != 2 {
 		t.Errorf("statuses %v, want 3 answered and 2 limited", got)
 	}
-	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Regulator]}); r.Status != 404 {
+	if r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: v.key[auth.Regulator]}); r.Status != 404 {
 		t.Errorf("another key limited too: %d", r.Status)
 	}
 }
@@ -332,13 +337,13 @@ func TestRateLimitWithoutAKey(t *testing.T) {
 	keys := &countingKeys{Store: v.keys}
 	e, _ := api.New(api.Deps{Ledger: v.ledger, Keys: keys, Supervision: supervision.New(v.db.Pool), AnonRateLimit: api.RateLimit{RPS: 0.5, Burst: 3}})
 	v.e = e
-	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Operator]}); r.Status != 404 {
+	if r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: v.key[auth.Operator]}); r.Status != 404 {
 		t.Fatalf("a good key: %d", r.Status)
 	}
 	got := map[int]int{}
 	for i := range 10 {
 		bogus := fmt.Sprintf("cl_%032x_%064x", i, i)
-		r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: bogus})
+		r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: bogus})
 		got[r.Status]++
 		if r.Status == 429 && r.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
@@ -347,7 +352,7 @@ func TestRateLimitWithoutAKey(t *testing.T) {
 	if got[401] != 3 || got[429] != 7 || keys.lookups.Load() != 4 {
 		t.Errorf("statuses %v and %d look-ups, want 3 refused, 7 limited, 4 look-ups (one for the good key)", got, keys.lookups.Load())
 	}
-	if r := v.do(req{method: "GET", path: "/v1/transfers?idempotency_key=none", key: v.key[auth.Operator]}); r.Status != 404 {
+	if r := v.do(req{method: "GET", path: "/v1/transfers/00000000-0000-4000-8000-000000000000", key: v.key[auth.Operator]}); r.Status != 404 {
 		t.Errorf("a known key from the same address: %d", r.Status)
 	}
 	limited := 0

@@ -68,11 +68,11 @@ func (s *server) listKeyGrants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]keyGrant, 0, len(gs))
+	out := pageJSON[keyGrant]{Items: make([]keyGrant, 0, len(gs))}
 	for _, g := range gs {
-		out = append(out, grantView(g))
+		out.Items = append(out.Items, grantView(g))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"grants": out})
+	return c.JSON(http.StatusOK, out)
 }
 
 type keyGrant struct {
@@ -116,4 +116,38 @@ func mustUUID(s string) (id [16]byte) {
 		return id
 	}
 	return u
+}
+
+// keyJSON describes a key, never its secret (only its hash is stored).
+type keyJSON struct {
+	ID        string     `json:"id"`
+	Role      string     `json:"role"`
+	Subject   string     `json:"subject"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+func toKey(k auth.Key) keyJSON {
+	return keyJSON{ID: k.KeyID.String(), Role: string(k.Role), Subject: k.Subject, Name: k.Name, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+}
+
+// listKeys lists API keys for operators and compliance.
+func (s *server) listKeys(c echo.Context) error {
+	q := newListQuery(c, "role", "subject")
+	f := auth.KeyFilter{Role: auth.Role(q.str("role")), Subject: q.str("subject")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	if f.Role != "" {
+		if _, err := auth.ParseRole(string(f.Role)); err != nil {
+			return problem(http.StatusBadRequest, "invalid_parameter", "role", "role must be one of operator, compliance, issuer, investor, regulator")
+		}
+	}
+	p, err := s.KeyStore.Keys(c.Request().Context(), f, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, toKey)
 }

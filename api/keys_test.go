@@ -93,7 +93,7 @@ func TestNobodyGrantsThemselves(t *testing.T) {
 		t.Errorf("requested_by %q", g.str("requested_by"))
 	}
 	list := v.must(200, req{method: "GET", path: "/v1/key-grants", key: bob})
-	if n := len(list.Body["grants"].([]any)); n != 1 {
+	if n := len(list.Body["items"].([]any)); n != 1 {
 		t.Errorf("%d pending grants, want 1", n)
 	}
 	carol := staff(auth.Compliance, "carol") // as if an administrator had made her one on the host

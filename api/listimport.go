@@ -13,6 +13,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/export"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/registry"
 )
 
@@ -69,14 +70,16 @@ func (s *server) importListEntries(c echo.Context) error {
 }
 
 func (s *server) listReviewFlags(c echo.Context) error {
-	flags, err := s.Registry.ReviewFlags(c.Request().Context(), 1000)
+	q := newListQuery(c, "party_id")
+	party := q.id("party_id")
+	if err := q.Err(); err != nil {
+		return err
+	}
+	p, err := s.Registry.ReviewFlags(c.Request().Context(), party, q.page())
 	if err != nil {
 		return err
 	}
-	if flags == nil {
-		flags = []registry.ReviewFlag{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"flags": flags})
+	return writePage(c, p, same)
 }
 
 // exportListEntries writes the entries in force, with their document
@@ -84,10 +87,7 @@ func (s *server) listReviewFlags(c echo.Context) error {
 // them as they are), ending with the export trailer. Regulators only; the
 // reveal is recorded in the audit trail.
 func (s *server) exportListEntries(c echo.Context) error {
-	entries, err := s.Registry.ListEntries(c.Request().Context(), true)
-	if err != nil {
-		return err
-	}
+	ctx := c.Request().Context()
 	return s.stream(c, "text/csv; charset=utf-8", func(w io.Writer) error {
 		d := export.New(w)
 		cw := export.NewCSV(d)
@@ -95,14 +95,18 @@ func (s *server) exportListEntries(c echo.Context) error {
 		if err := cw.Write(listImportHeader); err != nil {
 			return err
 		}
-		for _, e := range entries {
-			if e.EndedAt != nil || e.DocType == nil || e.DocNumber == "" {
-				continue // ended, or against a party without a document: not portable
+		// Every page read with its documents is recorded as a reveal.
+		err := page.Walk(func(r page.Request) (page.Of[registry.ListEntry], error) {
+			return s.Registry.ListEntries(ctx, registry.ListFilter{InForce: true}, r, true)
+		}, func(e registry.ListEntry) error {
+			if e.DocType == nil || e.DocNumber == "" {
+				return nil // against a party without a document: not portable
 			}
 			d.Row()
-			if err := cw.Write([]string{e.List, *e.DocType, e.DocNumber, e.Reason, e.Authority, e.EffectiveFrom.UTC().Format(time.DateOnly)}); err != nil {
-				return err
-			}
+			return cw.Write([]string{e.List, *e.DocType, e.DocNumber, e.Reason, e.Authority, e.EffectiveFrom.UTC().Format(time.DateOnly)})
+		})
+		if err != nil {
+			return err
 		}
 		cw.Flush() // the trailer's digest covers every byte before it
 		if err := cw.Write(d.CSVTrailer()); err != nil {

@@ -102,15 +102,14 @@ func (s *server) endListEntry(c echo.Context) error {
 
 // listListEntries: the platform sees the lists masked, regulators in full (recorded).
 func (s *server) listListEntries(c echo.Context) error {
-	es, err := s.Registry.ListEntries(c.Request().Context(), principal(c).Role == auth.Regulator)
+	q := newListQuery(c, "list", "party_id", "in_force")
+	f := registry.ListFilter{List: q.str("list"), PartyID: q.id("party_id"), InForce: q.flag("in_force")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	p, err := s.Registry.ListEntries(c.Request().Context(), f, q.page(), principal(c).Role == auth.Regulator)
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Entries []listEntryJSON `json:"entries"`
-	}{Entries: []listEntryJSON{}}
-	for _, e := range es {
-		out.Entries = append(out.Entries, toListEntry(e))
-	}
-	return c.JSON(http.StatusOK, out)
+	return writePage(c, p, toListEntry)
 }

@@ -27,33 +27,47 @@ type orderJSON struct {
 	ShippedAt    *time.Time   `json:"shipped_at,omitempty"`
 	ReceivedAt   *time.Time   `json:"received_at,omitempty"`
 	Dispute      *string      `json:"dispute,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
 }
 
 func toOrder(o campaign.Order) orderJSON {
 	return orderJSON{ID: o.ID.String(), CampaignID: o.CampaignID.String(), CommitmentID: o.CommitmentID.String(), BackerID: o.BackerID.String(),
 		Tier: o.Tier, Quantity: o.Quantity, Amount: o.Amount, Refunded: o.Refunded, State: o.State, Carrier: o.Carrier, Tracking: o.Tracking,
-		ShippedAt: o.ShippedAt, ReceivedAt: o.ReceivedAt, Dispute: o.Dispute}
+		ShippedAt: o.ShippedAt, ReceivedAt: o.ReceivedAt, Dispute: o.Dispute, CreatedAt: o.CreatedAt}
 }
 
+// listOrders lists orders: a backer its own, an issuer its campaigns',
+// staff and regulators every one. /v1/campaigns/{id}/orders is the same
+// list with the campaign taken from the path.
 func (s *server) listOrders(c echo.Context) error {
-	id, err := pathID(c, "id")
+	q := newListQuery(c, "campaign_id", "backer_id", "state")
+	f := campaign.OrderFilter{CampaignID: q.id("campaign_id"), BackerID: q.id("backer_id"), State: q.str("state")}
+	if c.Param("id") != "" {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		if _, err := s.ownCampaign(c, id); err != nil {
+			return err
+		}
+		f.CampaignID = &id
+	}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	switch p := principal(c); p.Role {
+	case auth.Investor:
+		me := subjectID(c)
+		f.ForBacker = &me
+	case auth.Issuer:
+		me := subjectID(c)
+		f.ForIssuer = &me
+	}
+	p, err := s.Campaigns.Orders(c.Request().Context(), f, q.page())
 	if err != nil {
 		return err
 	}
-	if _, err := s.ownCampaign(c, id); err != nil {
-		return err
-	}
-	os, err := s.Campaigns.Orders(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	out := struct {
-		Orders []orderJSON `json:"orders"`
-	}{Orders: []orderJSON{}}
-	for _, o := range os {
-		out.Orders = append(out.Orders, toOrder(o))
-	}
-	return c.JSON(http.StatusOK, out)
+	return writePage(c, p, toOrder)
 }
 
 type orderActionRequest struct {

@@ -362,3 +362,17 @@ func (s *server) listQualifications(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// listParties lists parties, masked, for staff and regulators.
+func (s *server) listParties(c echo.Context) error {
+	q := newListQuery(c, "role", "status", "list")
+	f := registry.PartyFilter{Role: q.str("role"), Status: q.str("status"), List: q.str("list")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	p, err := s.Registry.Parties(c.Request().Context(), f, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, toParty)
+}

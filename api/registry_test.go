@@ -151,7 +151,7 @@ func TestListImportAndReviewFlags(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
 		}
 	}
-	if r := v.do(req{method: "GET", path: "/v1/lists/entries", key: co}); len(r.Body["entries"].([]any)) != 0 {
+	if r := v.do(req{method: "GET", path: "/v1/lists/entries", key: co}); len(r.Body["items"].([]any)) != 0 {
 		t.Errorf("a refused import left entries: %s", r.Raw)
 	}
 	if r := v.do(req{method: "POST", path: "/v1/lists/imports", key: reg, body: good, contentType: "application/json"}); r.Status != 415 {
@@ -189,7 +189,7 @@ func TestListImportAndReviewFlags(t *testing.T) {
 		t.Errorf("export: %d rows, %v\n%s", rows, err, exp.Raw)
 	}
 	flags := v.must(200, req{method: "GET", path: "/v1/review-flags", key: reg})
-	if fs, _ := flags.Body["flags"].([]any); len(fs) != 1 || fs[0].(map[string]any)["party_id"] != inv {
+	if fs, _ := flags.Body["items"].([]any); len(fs) != 1 || fs[0].(map[string]any)["party_id"] != inv {
 		t.Errorf("review flags: %s", flags.Raw)
 	}
 }

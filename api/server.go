@@ -145,12 +145,13 @@ func New(d Deps) (*echo.Echo, []Route) {
 
 	ops, reads := []auth.Role{auth.Operator}, []auth.Role{auth.Operator, auth.Regulator}
 	s.route(e, http.MethodPost, "/v1/accounts", ops, s.createAccount)
+	s.route(e, http.MethodGet, "/v1/accounts", reads, s.listAccounts)
 	s.route(e, http.MethodGet, "/v1/accounts/:id", reads, s.getAccount)
 	s.route(e, http.MethodPost, "/v1/accounts/:id/close", ops, s.closeAccount)
 	s.route(e, http.MethodGet, "/v1/accounts/:id/balance", reads, s.getBalance)
 	s.route(e, http.MethodGet, "/v1/accounts/:id/entries", reads, s.listEntries)
 	s.route(e, http.MethodPost, "/v1/transfers", ops, s.createTransfer)
-	s.route(e, http.MethodGet, "/v1/transfers", reads, s.findTransfers)
+	s.route(e, http.MethodGet, "/v1/transfers", reads, s.listTransfers)
 	s.route(e, http.MethodPost, "/v1/transfer-batches", ops, s.createBatch)
 	s.route(e, http.MethodGet, "/v1/transfers/:id", reads, s.getTransfer)
 	s.route(e, http.MethodPost, "/v1/transfers/:id/post", ops, s.postPending)
@@ -158,6 +159,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/transfers/:id/reverse", ops, s.reverse)
 	staff := []auth.Role{auth.Operator, auth.Compliance}
 	s.route(e, http.MethodPost, "/v1/parties", staff, s.createParty)
+	s.route(e, http.MethodGet, "/v1/parties", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listParties)
 	s.route(e, http.MethodGet, "/v1/parties/:id", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.getParty)
 	s.route(e, http.MethodGet, "/v1/parties/:id/identity", []auth.Role{auth.Compliance, auth.Regulator}, s.revealParty)
 	s.route(e, http.MethodPost, "/v1/parties/:id/verification", []auth.Role{auth.Compliance}, s.verifyParty)
@@ -177,6 +179,8 @@ func New(d Deps) (*echo.Echo, []Route) {
 	everyone := []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}
 	issuerSide := []auth.Role{auth.Issuer, auth.Operator}
 	s.route(e, http.MethodPost, "/v1/campaigns", issuerSide, s.createCampaign)
+	s.route(e, http.MethodGet, "/v1/campaigns", everyone, s.listCampaigns)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/disclosures", everyone, s.listDisclosures)
 	s.route(e, http.MethodGet, "/v1/campaigns/:id", everyone, s.getCampaign)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/submit", issuerSide, s.submitCampaign)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/approve", []auth.Role{auth.Compliance}, s.approveCampaign)
@@ -191,6 +195,8 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/disbursements", []auth.Role{auth.Operator}, s.requestDisbursement)
 	s.route(e, http.MethodPost, "/v1/disbursements/:id/approve", []auth.Role{auth.Compliance}, s.approveDisbursement)
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/orders", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listOrders)
+	s.route(e, http.MethodGet, "/v1/commitments", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listCommitments)
+	s.route(e, http.MethodGet, "/v1/orders", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listOrders)
 	s.route(e, http.MethodGet, "/v1/commitments/:id", []auth.Role{auth.Investor, auth.Operator, auth.Compliance, auth.Regulator}, s.getCommitment)
 	s.route(e, http.MethodPost, "/v1/commitments/:id/cancel", []auth.Role{auth.Investor}, s.cancelCommitment)
 	s.route(e, http.MethodPost, "/v1/commitments/:id/reconfirm", []auth.Role{auth.Investor}, s.reconfirmCommitment)
@@ -204,6 +210,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
 
 	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator, auth.Compliance}, s.createKey)
+	s.route(e, http.MethodGet, "/v1/keys", []auth.Role{auth.Operator, auth.Compliance}, s.listKeys)
 	s.route(e, http.MethodGet, "/v1/key-grants", []auth.Role{auth.Compliance}, s.listKeyGrants)
 	s.route(e, http.MethodPost, "/v1/key-grants/:id/approve", []auth.Role{auth.Compliance}, s.approveKeyGrant)
 	regs := []auth.Role{auth.Regulator}
@@ -216,9 +223,11 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/freezes/:id/lift", regs, s.liftFreeze)
 	s.route(e, http.MethodGet, "/v1/freezes", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator}, s.listFreezes)
 	s.route(e, http.MethodPost, "/v1/spot-checks", regs, s.commitSpotCheck)
+	s.route(e, http.MethodGet, "/v1/spot-checks", regs, s.listSpotChecks)
 	s.route(e, http.MethodPost, "/v1/spot-checks/:id/draw", regs, s.drawSpotCheck)
 	s.route(e, http.MethodPost, "/v1/spot-checks/:id/publish", regs, s.publishSpotCheck)
 	e.GET("/v1/public/spot-checks/:id", s.publicSpotCheck, s.anonLimit)
+	e.GET("/v1/public/spot-checks", s.listPublicSpotChecks, s.anonLimit)
 	s.route(e, http.MethodPost, "/v1/complaints", []auth.Role{auth.Investor, auth.Operator, auth.Compliance}, s.fileComplaint)
 	s.route(e, http.MethodPost, "/v1/complaints/:id/transition", []auth.Role{auth.Compliance, auth.Operator}, s.moveComplaint)
 	s.route(e, http.MethodGet, "/v1/complaints", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator, auth.Investor}, s.listComplaints)

@@ -53,14 +53,42 @@ func (s *server) liftFreeze(c echo.Context) error {
 }
 
 func (s *server) listFreezes(c echo.Context) error {
-	fs, err := s.Supervision.Freezes(c.Request().Context())
+	q := newListQuery(c, "target_id", "active")
+	f := supervision.FreezeFilter{TargetID: q.id("target_id"), Active: q.flag("active")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	p, err := s.Supervision.Freezes(c.Request().Context(), f, q.page())
 	if err != nil {
 		return err
 	}
-	if fs == nil {
-		fs = []supervision.Freeze{}
+	return writePage(c, p, same)
+}
+
+// listSpotChecks lists spot checks for regulators; the public list
+// (/v1/public/spot-checks) shows only published ones, as anyone sees them.
+func (s *server) listSpotChecks(c echo.Context) error {
+	q := newListQuery(c)
+	if err := q.Err(); err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"freezes": fs})
+	p, err := s.Supervision.SpotChecks(c.Request().Context(), false, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, spotCheckView)
+}
+
+func (s *server) listPublicSpotChecks(c echo.Context) error {
+	q := newListQuery(c)
+	if err := q.Err(); err != nil {
+		return err
+	}
+	p, err := s.Supervision.SpotChecks(c.Request().Context(), true, q.page())
+	if err != nil {
+		return err
+	}
+	return writePage(c, p, publicView)
 }
 
 type spotCheckRequest struct {
@@ -236,16 +264,20 @@ func (s *server) moveComplaint(c echo.Context) error {
 
 // listComplaints: regulators and staff see all; investors their own.
 func (s *server) listComplaints(c echo.Context) error {
-	var who *uuid.UUID
-	if principal(c).Role == auth.Investor {
-		id := subjectID(c)
-		who = &id
+	q := newListQuery(c, "complainant_id", "state")
+	f := supervision.ComplaintFilter{ComplainantID: q.id("complainant_id"), State: q.str("state")}
+	if err := q.Err(); err != nil {
+		return err
 	}
-	cs, err := s.Supervision.Complaints(c.Request().Context(), who)
+	if principal(c).Role == auth.Investor {
+		me := subjectID(c)
+		f.ComplainantID = &me
+	}
+	p, err := s.Supervision.Complaints(c.Request().Context(), f, q.page())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"complaints": cs})
+	return writePage(c, p, same)
 }
 
 func (s *server) listAlerts(c echo.Context) error {
@@ -261,5 +293,8 @@ func (s *server) listAlerts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"alerts": as})
+	if as == nil {
+		as = []supervision.Alert{}
+	}
+	return c.JSON(http.StatusOK, pageJSON[supervision.Alert]{Items: as})
 }

@@ -251,15 +251,22 @@ func (s *server) getTransfer(c echo.Context) error {
 	return c.JSON(http.StatusOK, toTransfer(t))
 }
 
-// findTransfers looks an entry up by the idempotency key it was posted with.
-func (s *server) findTransfers(c echo.Context) error {
-	key := c.QueryParam("idempotency_key")
-	if ledger.ValidateKey(key) != nil {
+// listTransfers lists transfers for operators and regulators: by account,
+// code, kind, time, metadata (metadata.KEY=VALUE, every pair held) or the
+// idempotency key of the request that posted them.
+func (s *server) listTransfers(c echo.Context) error {
+	q := newListQuery(c, "account_id", "code", "kind", "from", "to", "idempotency_key", "metadata.")
+	f := ledger.TransferFilter{AccountID: q.id("account_id"), Code: q.str("code"), Kind: ledger.Kind(q.str("kind")),
+		From: q.instant("from"), To: q.instant("to"), Metadata: q.prefixed("metadata."), IdempotencyKey: q.str("idempotency_key")}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	if f.IdempotencyKey != "" && ledger.ValidateKey(f.IdempotencyKey) != nil {
 		return problem(http.StatusBadRequest, "invalid_parameter", "idempotency_key", "idempotency_key must be 1 to 255 printable ASCII characters")
 	}
-	e, err := s.Ledger.EntryByKey(c.Request().Context(), key)
+	p, err := s.Ledger.Transfers(c.Request().Context(), f, q.page())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toEntry(e))
+	return writePage(c, p, toTransfer)
 }

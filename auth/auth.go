@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
@@ -257,22 +258,30 @@ type Key struct {
 	RevokedAt *time.Time
 }
 
-// List returns every key, newest first.
-func (s *Store) List(ctx context.Context) ([]Key, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, role, subject, name, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("list api keys: %w", err)
+// KeyFilter narrows a list of keys; zero fields do not narrow.
+type KeyFilter struct {
+	Role    Role
+	Subject string
+}
+
+// Keys lists keys newest first (never their secrets: only hashes are kept).
+func (s *Store) Keys(ctx context.Context, f KeyFilter, r page.Request) (page.Of[Key], error) {
+	q := page.Select(`SELECT id, role, subject, name, created_at, expires_at, revoked_at FROM api_keys`, "created_at", "id")
+	if f.Role != "" {
+		q.Where("role = ?", string(f.Role))
 	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
+	if f.Subject != "" {
+		q.Where("subject = ?", f.Subject)
+	}
+	p, err := page.Collect(ctx, s.db, q, r, func(row pgx.Row) (Key, error) {
 		var k Key
 		var role string
-		if err := rows.Scan(&k.KeyID, &role, &k.Subject, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt); err != nil {
-			return nil, err
-		}
-		k.Role = Role(role)
-		out = append(out, k)
+		err := row.Scan(&k.KeyID, &role, &k.Subject, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt)
+		k.Role, k.CreatedAt = Role(role), k.CreatedAt.UTC()
+		return k, err
+	}, func(k Key) page.Key { return page.Key{At: k.CreatedAt, ID: k.KeyID} })
+	if err != nil {
+		return p, fmt.Errorf("list api keys: %w", err)
 	}
-	return out, rows.Err()
+	return p, nil
 }

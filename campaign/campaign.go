@@ -178,6 +178,7 @@ type Campaign struct {
 	Investors         int
 	Milestones        []string
 	Tiers             []Tier
+	CreatedAt         time.Time
 }
 
 // actorName is the person acting (audit.Actor.Person): campaigns record
@@ -390,7 +391,7 @@ func (s *Service) recordObjects(ctx context.Context, tx pgx.Tx, objects []string
 
 const campaignColumns = `id, issuer_id, kind, funding, pack, currency, title, risk_level, target, hard_cap, min_ticket, price_per_share,
 	fee_rate, lead_investor_id, lead_min_share, carry_rate, platform_carry_rate, max_investors, starts_at, deadline, state, state_at,
-	created_by, approved_by, rejection_reason, escrow_account_id, payable_account_id, committed, investors, milestones`
+	created_by, approved_by, rejection_reason, escrow_account_id, payable_account_id, committed, investors, milestones, created_at`
 
 func scanCampaign(row pgx.Row) (Campaign, error) {
 	var c Campaign
@@ -400,7 +401,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 	if err := row.Scan(&c.ID, &c.IssuerID, &c.Kind, &c.Funding, &c.Pack, &cur, &c.Title, &c.RiskLevel, &target, &hardCap, &minTicket, &price,
 		&c.FeeRate, &c.LeadInvestorID, &c.LeadMinShare, &c.CarryRate, &c.PlatformCarryRate, &c.MaxInvestors, &c.StartsAt, &c.Deadline,
 		&c.State, &c.StateAt, &c.CreatedBy, &c.ApprovedBy, &c.RejectionReason, &c.EscrowAccountID, &c.PayableAccountID, &committed,
-		&c.Investors, &c.Milestones); err != nil {
+		&c.Investors, &c.Milestones, &c.CreatedAt); err != nil {
 		return Campaign{}, err
 	}
 	ccy, err := money.Lookup(cur)

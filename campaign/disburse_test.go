@@ -11,6 +11,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/supervision"
 )
@@ -87,7 +88,8 @@ func TestDisbursementHoldsBackUndeliveredAndReserve(t *testing.T) {
 		t.Errorf("issuer wallet = %s", bal)
 	}
 	// A's delivery is confirmed: its held half (28.50) is released.
-	orders, err := w.svc.Orders(ctx, c.ID)
+	ordersPage, err := w.svc.Orders(ctx, campaign.OrderFilter{CampaignID: &c.ID}, page.Request{})
+	orders := ordersPage.Items
 	if err != nil || len(orders) != 2 {
 		t.Fatalf("orders: %v", err)
 	}

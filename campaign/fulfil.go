@@ -39,6 +39,7 @@ type Order struct {
 	ShippedAt    *time.Time
 	ReceivedAt   *time.Time
 	Dispute      *string
+	CreatedAt    time.Time
 }
 
 // createOrders turns a settled reward campaign's commitments into orders.
@@ -49,50 +50,39 @@ func (s *Service) createOrders(ctx context.Context, tx pgx.Tx, c *Campaign) erro
 	return err
 }
 
-func (s *Service) order(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, id uuid.UUID, lock bool) (Order, error) {
-	sql := `SELECT o.id, o.campaign_id, o.commitment_id, o.backer_id, o.tier, o.quantity, o.amount, o.refunded, k.currency, o.state, o.carrier,
-		o.tracking, o.shipped_at, o.received_at, o.dispute FROM orders o JOIN campaigns k ON k.id = o.campaign_id WHERE o.id = $1`
-	if lock {
-		sql += ` FOR UPDATE OF o`
-	}
+const orderColumns = `o.id, o.campaign_id, o.commitment_id, o.backer_id, o.tier, o.quantity, o.amount, o.refunded, k.currency, o.state, o.carrier,
+	o.tracking, o.shipped_at, o.received_at, o.dispute, o.created_at`
+
+func scanOrder(row pgx.Row) (Order, error) {
 	var o Order
 	var amount, refunded decimal.Decimal
 	var cur string
-	err := q.QueryRow(ctx, sql, id).Scan(&o.ID, &o.CampaignID, &o.CommitmentID, &o.BackerID, &o.Tier, &o.Quantity, &amount, &refunded, &cur,
-		&o.State, &o.Carrier, &o.Tracking, &o.ShippedAt, &o.ReceivedAt, &o.Dispute)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Order{}, ErrOrderNotFound
+	if err := row.Scan(&o.ID, &o.CampaignID, &o.CommitmentID, &o.BackerID, &o.Tier, &o.Quantity, &amount, &refunded, &cur,
+		&o.State, &o.Carrier, &o.Tracking, &o.ShippedAt, &o.ReceivedAt, &o.Dispute, &o.CreatedAt); err != nil {
+		return Order{}, err
 	}
+	ccy, err := money.Lookup(cur)
 	if err != nil {
 		return Order{}, err
 	}
-	ccy, _ := money.Lookup(cur)
+	o.CreatedAt = o.CreatedAt.UTC()
 	o.Amount, _ = money.FromDecimal(ccy, amount)
 	o.Refunded, _ = money.FromDecimal(ccy, refunded)
 	return o, nil
 }
 
-// Orders lists a campaign's orders.
-func (s *Service) Orders(ctx context.Context, campaignID uuid.UUID) ([]Order, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM orders WHERE campaign_id = $1 ORDER BY created_at, id`, campaignID)
-	if err != nil {
-		return nil, err
+func (s *Service) order(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, id uuid.UUID, lock bool) (Order, error) {
+	sql := `SELECT ` + orderColumns + ` FROM orders o JOIN campaigns k ON k.id = o.campaign_id WHERE o.id = $1`
+	if lock {
+		sql += ` FOR UPDATE OF o`
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
+	o, err := scanOrder(q.QueryRow(ctx, sql, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, ErrOrderNotFound
 	}
-	out := make([]Order, 0, len(ids))
-	for _, id := range ids {
-		o, err := s.order(ctx, s.db, id, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
+	return o, err
 }
 
 // updateOrder changes a locked order's state if from allows it, and records it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/registry"
 )
 
@@ -82,7 +83,8 @@ func TestFulfilmentAndRefunds(t *testing.T) {
 	if _, err := w.svc.Close(w.opsCtx, c.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	orders, err := w.svc.Orders(ctx, c.ID)
+	ordersPage, err := w.svc.Orders(ctx, campaign.OrderFilter{CampaignID: &c.ID}, page.Request{})
+	orders := ordersPage.Items
 	if err != nil || len(orders) != 2 {
 		t.Fatalf("orders: %v %v", orders, err)
 	}

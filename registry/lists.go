@@ -200,24 +200,6 @@ func (r *Registry) ListEntry(ctx context.Context, id uuid.UUID, reveal bool) (Li
 	return e, err
 }
 
-// ListEntries lists every entry, newest first; reveal decrypts documents
-// (for regulators) and records that it did.
-func (r *Registry) ListEntries(ctx context.Context, reveal bool) ([]ListEntry, error) {
-	rows, err := r.db.Query(ctx, `SELECT `+listColumns+` FROM list_entries ORDER BY created_at DESC LIMIT 10000`)
-	if err != nil {
-		return nil, fmt.Errorf("list entries: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ListEntry, error) { return r.scanListEntry(row, reveal) })
-	if err != nil || !reveal {
-		return out, err
-	}
-	ev, err := audit.New(ctx, "registry.pii.view", []string{}, map[string]any{"fields": []string{"list documents"}, "entries": len(out)})
-	if err != nil {
-		return nil, err
-	}
-	return out, audit.Append(ctx, r.db, ev)
-}
-
 // onList reports whether a party is on a list at t, by party or by its document.
 func onList(ctx context.Context, q ledger.Querier, list string, partyID uuid.UUID, at time.Time) (bool, error) {
 	var on bool

@@ -17,6 +17,7 @@ import (
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -230,7 +231,8 @@ func TestBlacklistBlocksAndFlags(t *testing.T) {
 	if _, err := f.db.Pool.Exec(f.ctx, `DELETE FROM list_entries`); err == nil {
 		t.Error("list entry deleted")
 	}
-	all, err := f.reg.ListEntries(f.ctx, true)
+	entries, err := f.reg.ListEntries(f.ctx, registry.ListFilter{}, page.Request{}, true)
+	all := entries.Items
 	if err != nil || len(all) != 2 || all[1].DocNumber != doc {
 		t.Fatalf("regulator view: %+v, %v", all, err)
 	}

@@ -61,7 +61,7 @@ func (s *Service) File(ctx context.Context, complainant uuid.UUID, againstType s
 		return Complaint{}, invalid("summary", errors.New("must be 5 to 5000 characters"))
 	}
 	c := Complaint{ID: uuid.New(), ComplainantID: complainant, AgainstType: againstType, AgainstID: against, Summary: summary, State: "received",
-		AckDue: compliance.China.AddBusinessDays(s.Now(), AckWorkingDays)} // the platform's own working days: it answers to Chinese regulators
+		Timeline: []ComplaintEvent{}, AckDue: compliance.China.AddBusinessDays(s.Now(), AckWorkingDays)} // the platform's own working days: it answers to Chinese regulators
 	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO complaints (id, complainant_id, against_type, against_id, summary, ack_due) VALUES ($1, $2, $3, $4, $5, $6)
 			RETURNING created_at`, c.ID, complainant, againstType, against, summary, c.AckDue).Scan(&c.CreatedAt); err != nil {
@@ -133,25 +133,4 @@ func (s *Service) Complaint(ctx context.Context, id uuid.UUID) (Complaint, error
 		c.Timeline = []ComplaintEvent{}
 	}
 	return c, err
-}
-
-// Complaints lists complaints, newest first; complainant narrows to one party.
-func (s *Service) Complaints(ctx context.Context, complainant *uuid.UUID) ([]Complaint, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM complaints WHERE $1::uuid IS NULL OR complainant_id = $1 ORDER BY created_at DESC LIMIT 1000`, complainant)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
-	}
-	out := []Complaint{}
-	for _, id := range ids {
-		c, err := s.Complaint(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }

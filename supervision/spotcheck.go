@@ -182,16 +182,24 @@ func (s *Service) SpotCheck(ctx context.Context, id uuid.UUID, publicOnly bool) 
 	return spotCheck(ctx, s.db, id, publicOnly, false)
 }
 
+const spotCheckColumns = `id, state, seed, coalesce(salt, ''::bytea), coalesce(commitment, ''), k, filter, coalesce(candidates, '{}'),
+	coalesce(committed_by, ''), committed_at, coalesce(pool, '{}'), coalesce(campaigns, '{}'), coalesce(inspectors, '{}'), drawn_by, drawn_at,
+	results, published`
+
+func scanSpotCheck(row pgx.Row) (SpotCheck, error) {
+	var sc SpotCheck
+	err := row.Scan(&sc.ID, &sc.State, &sc.Seed, &sc.Salt, &sc.Commitment, &sc.K, &sc.Filter, &sc.Candidates,
+		&sc.CommittedBy, &sc.CommittedAt, &sc.Pool, &sc.Campaigns, &sc.Inspectors, &sc.DrawnBy, &sc.DrawnAt, &sc.Results, &sc.Published)
+	sc.CommittedAt = sc.CommittedAt.UTC()
+	return sc, err
+}
+
 func spotCheck(ctx context.Context, db pg.DBTX, id uuid.UUID, publicOnly, lock bool) (SpotCheck, error) {
-	q := `SELECT id, state, seed, coalesce(salt, ''::bytea), coalesce(commitment, ''), k, filter, coalesce(candidates, '{}'), coalesce(committed_by, ''),
-		committed_at, coalesce(pool, '{}'), coalesce(campaigns, '{}'), coalesce(inspectors, '{}'), drawn_by, drawn_at, results, published
-		FROM spot_checks WHERE id = $1 AND (published OR NOT $2)`
+	q := `SELECT ` + spotCheckColumns + ` FROM spot_checks WHERE id = $1 AND (published OR NOT $2)`
 	if lock {
 		q += ` FOR UPDATE`
 	}
-	var sc SpotCheck
-	err := db.QueryRow(ctx, q, id, publicOnly).Scan(&sc.ID, &sc.State, &sc.Seed, &sc.Salt, &sc.Commitment, &sc.K, &sc.Filter, &sc.Candidates,
-		&sc.CommittedBy, &sc.CommittedAt, &sc.Pool, &sc.Campaigns, &sc.Inspectors, &sc.DrawnBy, &sc.DrawnAt, &sc.Results, &sc.Published)
+	sc, err := scanSpotCheck(db.QueryRow(ctx, q, id, publicOnly))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sc, ErrNotFound
 	}

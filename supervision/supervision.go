@@ -134,20 +134,6 @@ func (s *Service) Lift(ctx context.Context, id uuid.UUID, reason string) (Freeze
 	return f, err
 }
 
-// Freezes lists every freeze order, newest first.
-func (s *Service) Freezes(ctx context.Context) ([]Freeze, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, target_type, target_id, reason, legal_basis, created_by, created_at, lifted_at, lifted_by, lift_reason
-		FROM freezes ORDER BY created_at DESC`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Freeze, error) {
-		var f Freeze
-		err := r.Scan(&f.ID, &f.TargetType, &f.TargetID, &f.Reason, &f.LegalBasis, &f.CreatedBy, &f.CreatedAt, &f.LiftedAt, &f.LiftedBy, &f.LiftReason)
-		return f, err
-	})
-}
-
 // QueueFrozen queues, into b, the read of the freeze orders in force (a
 // short list, read whole and matched in memory) for the ledger
 // (ledger.Freezes): an order covers an account, every account of a party,

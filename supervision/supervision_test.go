@@ -15,6 +15,7 @@ import (
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -120,7 +121,11 @@ func TestFrozenMoneyCannotLeave(t *testing.T) {
 		t.Fatalf("after lifting: %v", err)
 	}
 	_ = cm
-	all, _ := sup.Freezes(ctx)
+	fp, _ := sup.Freezes(ctx, supervision.FreezeFilter{}, page.Request{})
+	all := fp.Items
+	if active, _ := sup.Freezes(ctx, supervision.FreezeFilter{Active: true}, page.Request{}); len(active.Items) != 0 {
+		t.Errorf("active freezes after lifting both: %+v", active.Items)
+	}
 	if len(all) != 2 || all[0].LiftedAt == nil || all[1].LiftedAt == nil {
 		t.Errorf("freeze records: %+v", all)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/internal/export"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/internal/pii"
 	"github.com/crowdledger/crowdledger/ledger"
@@ -121,11 +122,7 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 		fmt.Fprintf(stdout, "key id:  %s\nrole:    %s\nsubject: %s\nkey:     %s\n\nThe key is shown once; only its hash is stored.\n", p.KeyID, p.Role, p.Subject, token)
 		return nil
 	case "list":
-		ks, err := store.List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, k := range ks {
+		return page.Walk(func(r page.Request) (page.Of[auth.Key], error) { return store.Keys(ctx, auth.KeyFilter{}, r) }, func(k auth.Key) error {
 			state := "active"
 			if k.RevokedAt != nil {
 				state = "revoked " + k.RevokedAt.UTC().Format(time.RFC3339)
@@ -133,8 +130,8 @@ func keys(ctx context.Context, cfg config, args []string, stdout io.Writer) erro
 				state = "expired"
 			}
 			fmt.Fprintf(stdout, "%s  %-10s  %-20s  %-20s  %s\n", k.KeyID, k.Role, k.Subject, k.Name, state)
-		}
-		return nil
+			return nil
+		})
 	case "revoke":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: keys revoke KEY_ID")

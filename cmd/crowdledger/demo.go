@@ -323,7 +323,7 @@ func (d *demoClient) deliverAndDisburse(id, issuer, ik string, backerKeys map[st
 		return err
 	}
 	var first string
-	for i, o := range orders["orders"].([]any) {
+	for i, o := range orders["items"].([]any) {
 		o := o.(map[string]any)
 		if _, err := d.call("POST", "/v1/orders/"+str(o, "id")+"/ship", ik, obj{"carrier": "顺丰", "tracking": fmt.Sprintf("SF%010d", i+1)}, 200); err != nil {
 			return err
