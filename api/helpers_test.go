@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -89,10 +90,21 @@ type env struct {
 // newEnv starts the API on a fresh database; opts adjust its dependencies.
 func newEnv(t testing.TB, opts ...func(*api.Deps)) *env {
 	t.Helper()
+	return newEnvTraced(t, nil, opts...)
+}
+
+// newEnvTraced is newEnv with every statement the service sends reported
+// to tracer (nil: none).
+func newEnvTraced(t testing.TB, tracer pgx.QueryTracer, opts ...func(*api.Deps)) *env {
+	t.Helper()
 	db := pgtest.NewDB(t)
+	var popts []pg.Option
+	if tracer != nil {
+		popts = append(popts, pg.WithTracer(tracer))
+	}
 	// The service runs as its own role, as serve does: a statement it has
 	// no grant for fails here too. The test's own queries use db.Pool.
-	svcPool, err := pg.Connect(context.Background(), db.AppURL, 32)
+	svcPool, err := pg.Connect(context.Background(), db.AppURL, 32, popts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/crowdledger/crowdledger/api"
 	"github.com/crowdledger/crowdledger/auth"
@@ -26,8 +27,12 @@ type listStory struct {
 	keyByRole           map[string]string
 }
 
-func newListStory(t *testing.T) *listStory {
-	v := newEnv(t)
+func newListStory(t testing.TB) *listStory {
+	return newListStoryTraced(t, nil)
+}
+
+func newListStoryTraced(t testing.TB, tracer pgx.QueryTracer) *listStory {
+	v := newEnvTraced(t, tracer)
 	op, co := v.key[auth.Operator], v.key[auth.Compliance]
 	s := &listStory{v: v}
 	s.issuer = v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "青海高原青稞食品有限公司")
@@ -229,8 +234,10 @@ func TestListFilters(t *testing.T) {
 	}{
 		{"/v1/campaigns?q=挂面", []string{s.live}},
 		{"/v1/campaigns?q=" + url.QueryEscape("100%"), []string{s.live}},
-		{"/v1/campaigns?q=" + url.QueryEscape("%"), []string{s.live}},
-		{"/v1/campaigns?q=" + url.QueryEscape("_"), nil},
+		{"/v1/campaigns?q=" + url.QueryEscape("0% 预"), []string{s.live}},
+		{"/v1/campaigns?q=" + url.QueryEscape("0_"), nil}, // "00" would match an unescaped _
+		{"/v1/campaigns?q=" + url.QueryEscape("%%"), nil},
+		{"/v1/campaigns?q=BARLEY", nil},
 		{"/v1/campaigns?q=青稞挂面%20100", []string{s.live}},
 		{"/v1/campaigns?state=draft", []string{s.draft}},
 		{"/v1/campaigns?state=settled&kind=reward&currency=CNY", []string{s.live}},
@@ -295,6 +302,7 @@ func TestListFilters(t *testing.T) {
 		{"/v1/campaigns?stat=live", "unknown_parameter", "stat"},
 		{"/v1/campaigns?deadline_from=tomorrow", "invalid_parameter", "deadline_from"},
 		{"/v1/campaigns?q=%00", "invalid_parameter", "q"},
+		{"/v1/campaigns?q=挂", "validation_failed", "q"},
 		{"/v1/campaigns?q=%ff", "invalid_parameter", "q"},
 		{"/v1/commitments?campaign_id=nope", "invalid_uuid", "campaign_id"},
 		{"/v1/commitments?cursor=" + url.QueryEscape("MS41LmZvbw"), "invalid_cursor", "cursor"},

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -58,8 +59,8 @@ func (f CampaignFilter) validate() error {
 		return invalid("state", fmt.Errorf("state must be one of %s", strings.Join(States, ", ")))
 	case f.Kind != "" && f.Kind != "reward" && f.Kind != "equity":
 		return invalid("kind", errors.New("kind must be reward or equity"))
-	case len(f.Title) > 200:
-		return invalid("q", errors.New("the search text is at most 200 characters"))
+	case f.Title != "" && utf8.RuneCountInString(f.Title) < 2:
+		return invalid("q", errors.New("the search text is at least 2 characters"))
 	case f.DeadlineFrom != nil && f.DeadlineTo != nil && f.DeadlineFrom.After(*f.DeadlineTo):
 		return invalid("deadline_from", errors.New("deadline_from is after deadline_to"))
 	}
@@ -85,8 +86,9 @@ func (s *Service) Campaigns(ctx context.Context, f CampaignFilter, r page.Reques
 		q.Where("issuer_id = ?", *f.IssuerID)
 	}
 	if f.Title != "" {
-		// The trigram index (migration 031) serves this for any substring.
-		q.Where(`title ILIKE ?`, "%"+likeEscape(f.Title)+"%")
+		// The pairs index (migration 031) finds the titles holding every
+		// pair of characters of the search; ILIKE keeps those that hold it.
+		q.Where(`title_bigrams(title) @> title_bigrams(?) AND title ILIKE ?`, f.Title, "%"+likeEscape(f.Title)+"%")
 	}
 	if f.DeadlineFrom != nil {
 		q.Where("deadline >= ?", *f.DeadlineFrom)
