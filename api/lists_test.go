@@ -126,6 +126,9 @@ func TestEveryListAnswersEveryRoleItAllows(t *testing.T) {
 		if ok == nil || ok.Value.Content.Get("application/json") == nil || !strings.HasSuffix(ok.Value.Content.Get("application/json").Schema.Ref, "Page") {
 			continue
 		}
+		if path == "/v1/events" {
+			continue // a feed, oldest first from a cursor: its own tests
+		}
 		lists++
 		concrete := strings.ReplaceAll(path, "{id}", s.live)
 		if strings.HasPrefix(path, "/v1/accounts/") {

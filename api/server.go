@@ -235,6 +235,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/reconciliations", []auth.Role{auth.Operator, auth.Regulator}, s.reconcile)
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit, s.anonLimit)
+	s.route(e, http.MethodGet, "/v1/events", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.needAudit(s.listEvents))
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))
 	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.exportAudit))
 	return e, s.routes

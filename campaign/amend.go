@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/compliance"
 	"github.com/crowdledger/crowdledger/internal/money"
 	"github.com/crowdledger/crowdledger/internal/pg"
@@ -103,12 +104,34 @@ func (s *Service) requireReconfirmation(ctx context.Context, tx pgx.Tx, campaign
 		return 0, err
 	}
 	by := cal.AddBusinessDays(s.Now(), ReconfirmDays)
-	tag, err := tx.Exec(ctx, `UPDATE commitments SET reconfirm_by = $2, reconfirm_reason = $3
-		WHERE campaign_id = $1 AND state = 'live' AND ($4::text IS NULL OR role = $4)`, campaign, by, reason, role)
+	rows, err := tx.Query(ctx, `UPDATE commitments SET reconfirm_by = $2, reconfirm_reason = $3
+		WHERE campaign_id = $1 AND state = 'live' AND ($4::text IS NULL OR role = $4) RETURNING id, investor_id`, campaign, by, reason, role)
 	if err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	type asked struct{ id, investor uuid.UUID }
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (asked, error) {
+		var a asked
+		return a, r.Scan(&a.id, &a.investor)
+	})
+	if err != nil {
+		return 0, err
+	}
+	// One event per commitment, naming its investor: each is told (the
+	// event feed and webhooks) that it must reconfirm, and by when.
+	events := make([]audit.Event, 0, len(list))
+	for _, a := range list {
+		ev, err := audit.New(ctx, "campaign.commitment.reconfirmation_required", []string{campaign.String(), a.id.String()},
+			map[string]any{"commitment_id": a.id, "investor_id": a.investor, "reconfirm_by": by, "reason": reason})
+		if err != nil {
+			return 0, err
+		}
+		events = append(events, ev)
+	}
+	if err := audit.Append(ctx, tx, events...); err != nil {
+		return 0, err
+	}
+	return len(list), nil
 }
 
 // Reconfirm is the investor keeping a commitment after a material change.

@@ -103,7 +103,7 @@ func (s *Service) updateOrder(ctx context.Context, id uuid.UUID, from []string, 
 		if err := fn(tx, &o); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, o.CampaignID, "campaign.order", before, o.State, map[string]any{"order_id": o.ID}); err != nil {
+		if err := s.record(ctx, tx, o.CampaignID, "campaign.order", before, o.State, map[string]any{"order_id": o.ID, "backer_id": o.BackerID}); err != nil {
 			return err
 		}
 		return s.maybeFulfilled(ctx, tx, o.CampaignID)

@@ -205,3 +205,17 @@ func (s *Service) Disclosures(ctx context.Context, id uuid.UUID) ([]Disclosure, 
 	}
 	return ds, nil
 }
+
+// CampaignsOf lists the campaigns whose events a party follows: an issuer's
+// own, or those an investor committed to.
+func (s *Service) CampaignsOf(ctx context.Context, party uuid.UUID, issuer bool) ([]uuid.UUID, error) {
+	sql := `SELECT DISTINCT campaign_id FROM commitments WHERE investor_id = $1`
+	if issuer {
+		sql = `SELECT id FROM campaigns WHERE issuer_id = $1`
+	}
+	rows, err := s.db.Query(ctx, sql, party)
+	if err != nil {
+		return nil, fmt.Errorf("campaigns of %s: %w", party, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}

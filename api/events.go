@@ -1,0 +1,108 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdledger/crowdledger/audit"
+	"github.com/crowdledger/crowdledger/auth"
+)
+
+// maxEventWait bounds a long poll, well inside the server's write timeout.
+const maxEventWait = 20 * time.Second
+
+// eventPoll is how often a long poll looks for new events; the chainer
+// links events every AUDIT_CHAIN_INTERVAL (500 ms), so a client hears of a
+// change within about that plus this.
+const eventPoll = 100 * time.Millisecond
+
+// listEvents is the event feed: events in commit order after a cursor,
+// those the caller may see (staff and regulators every one; an investor
+// those naming it and the campaign-wide events of campaigns it committed
+// to; an issuer those of its campaigns and those naming it). With wait=N it
+// holds the request up to N seconds (at most 20) until there is one.
+func (s *server) listEvents(c echo.Context) error {
+	q := newListQuery(c, "after", "wait", "type")
+	after := int64(0)
+	if raw := c.QueryParam("after"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 0 {
+			return problem(http.StatusBadRequest, "invalid_cursor", "after", "after must be a next_cursor value from an earlier page, or 0")
+		}
+		after = n
+	}
+	wait := time.Duration(0)
+	if raw := c.QueryParam("wait"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || time.Duration(n)*time.Second > maxEventWait {
+			return problem(http.StatusBadRequest, "invalid_parameter", "wait", "wait must be 0 to 20 (seconds)")
+		}
+		wait = time.Duration(n) * time.Second
+	}
+	var types []string
+	if raw := q.str("type"); raw != "" {
+		types = strings.Split(raw, ",")
+	}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	limit := q.page().Limit
+	if limit == 0 {
+		limit = 100
+	}
+	ctx := c.Request().Context()
+	scope := audit.FeedScope{}
+	if p := principal(c); p.Role.Scoped() {
+		me := subjectID(c)
+		campaigns, err := s.Campaigns.CampaignsOf(ctx, me, p.Role == auth.Issuer)
+		if err != nil {
+			return err
+		}
+		scope = audit.FeedScope{Party: &me, Campaigns: campaigns, Issuer: p.Role == auth.Issuer}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		events, next, err := s.Audit.Feed(ctx, after, limit, scope)
+		if err != nil {
+			return err
+		}
+		if len(types) > 0 {
+			kept := events[:0]
+			for _, e := range events {
+				if matchesType(types, e.Type) {
+					kept = append(kept, e)
+				}
+			}
+			events = kept
+		}
+		if len(events) > 0 || !time.Now().Before(deadline) {
+			return c.JSON(http.StatusOK, eventPage{Items: events, NextCursor: strconv.FormatInt(next, 10)})
+		}
+		after = next
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(eventPoll):
+		}
+	}
+}
+
+// eventPage always carries a cursor: the next long poll starts from it.
+type eventPage struct {
+	Items      []audit.FeedEvent `json:"items"`
+	NextCursor string            `json:"next_cursor"`
+}
+
+// matchesType: "order.shipped" matches itself and the prefix "order.*".
+func matchesType(types []string, t string) bool {
+	for _, want := range types {
+		if want == t || strings.HasSuffix(want, ".*") && strings.HasPrefix(t, strings.TrimSuffix(want, "*")) {
+			return true
+		}
+	}
+	return false
+}
