@@ -18,6 +18,7 @@ import (
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
 	"github.com/crowdledger/crowdledger/supervision"
+	"github.com/crowdledger/crowdledger/webhook"
 )
 
 // Problem is an RFC 9457 problem details body, with crowdledger's stable
@@ -140,6 +141,9 @@ var errorCodes = []struct {
 	{campaign.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 	{report.ErrNotFound, http.StatusNotFound, "not_found"},
 	{supervision.ErrNotFound, http.StatusNotFound, "not_found"},
+	{webhook.ErrNotFound, http.StatusNotFound, "webhook_not_found"},
+	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found"},
+	{webhook.ErrInvalid, http.StatusUnprocessableEntity, "validation_failed"},
 	{supervision.ErrLifted, http.StatusConflict, "already_lifted"},
 	{supervision.ErrDrawn, http.StatusConflict, "already_drawn"},
 	{supervision.ErrNotDrawn, http.StatusConflict, "not_drawn"},

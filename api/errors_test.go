@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -181,9 +182,7 @@ func TestRoutesDeclareRolesAsDocumented(t *testing.T) {
 	_, routes := api.New(api.Deps{})
 	for _, r := range routes {
 		path := r.Path
-		for _, seg := range []string{":id"} {
-			path = strings.ReplaceAll(path, seg, "{id}")
-		}
+		path = regexp.MustCompile(`:([a-z_]+)`).ReplaceAllString(path, "{$1}")
 		item := doc.Paths.Find(path)
 		if item == nil {
 			t.Errorf("%s %s is not in the OpenAPI document", r.Method, r.Path)
@@ -219,7 +218,7 @@ func TestRoutesDeclareRolesAsDocumented(t *testing.T) {
 			}
 			found := false
 			for _, r := range routes {
-				if r.Method == method && strings.ReplaceAll(r.Path, ":id", "{id}") == path {
+				if r.Method == method && regexp.MustCompile(`:([a-z_]+)`).ReplaceAllString(r.Path, "{$1}") == path {
 					found = true
 				}
 			}

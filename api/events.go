@@ -1,15 +1,20 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/webhook"
 )
 
 // maxEventWait bounds a long poll, well inside the server's write timeout.
@@ -55,14 +60,9 @@ func (s *server) listEvents(c echo.Context) error {
 		limit = 100
 	}
 	ctx := c.Request().Context()
-	scope := audit.FeedScope{}
-	if p := principal(c); p.Role.Scoped() {
-		me := subjectID(c)
-		campaigns, err := s.Campaigns.CampaignsOf(ctx, me, p.Role == auth.Issuer)
-		if err != nil {
-			return err
-		}
-		scope = audit.FeedScope{Party: &me, Campaigns: campaigns, Issuer: p.Role == auth.Issuer}
+	scope, err := FeedScopeOf(ctx, s.Campaigns, owner(c))
+	if err != nil {
+		return err
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -73,7 +73,7 @@ func (s *server) listEvents(c echo.Context) error {
 		if len(types) > 0 {
 			kept := events[:0]
 			for _, e := range events {
-				if matchesType(types, e.Type) {
+				if audit.TypeMatches(types, e.Type) {
 					kept = append(kept, e)
 				}
 			}
@@ -97,12 +97,17 @@ type eventPage struct {
 	NextCursor string            `json:"next_cursor"`
 }
 
-// matchesType: "order.shipped" matches itself and the prefix "order.*".
-func matchesType(types []string, t string) bool {
-	for _, want := range types {
-		if want == t || strings.HasSuffix(want, ".*") && strings.HasPrefix(t, strings.TrimSuffix(want, "*")) {
-			return true
-		}
+// FeedScopeOf is what an API key's holder sees of the events, on the feed
+// and through its webhooks: staff and regulators everything, an investor or
+// issuer what campaign.Service.FeedScope gives its party.
+func FeedScopeOf(ctx context.Context, campaigns *campaign.Service, o webhook.Owner) (audit.FeedScope, error) {
+	role := auth.Role(o.Role)
+	if !role.Scoped() {
+		return audit.FeedScope{}, nil
 	}
-	return false
+	party, err := uuid.Parse(o.Subject)
+	if err != nil {
+		return audit.FeedScope{}, fmt.Errorf("a %s key's subject is not a party: %w", role, err)
+	}
+	return campaigns.FeedScope(ctx, party, role == auth.Issuer)
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
 	"github.com/crowdledger/crowdledger/supervision"
+	"github.com/crowdledger/crowdledger/webhook"
 )
 
 var (
@@ -85,6 +86,7 @@ type env struct {
 	key    map[auth.Role]string
 	// reviewer is a second compliance officer's key, made when first needed.
 	reviewer string
+	hooks    *webhook.Service
 }
 
 // newEnv starts the API on a fresh database; opts adjust its dependencies.
@@ -128,13 +130,23 @@ func newEnvTraced(t testing.TB, tracer pgx.QueryTracer, opts ...func(*api.Deps))
 	clock.Store(&start)
 	campaigns.Now = func() time.Time { return *clock.Load() }
 	partyRegistry.Now = campaigns.Now
-	deps := api.Deps{Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(svcPool, l, partyRegistry), Idempotency: idempotency.New(svcPool, piiKeys), Supervision: supervision.New(svcPool), Pool: svcPool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10, RedListExpedite: true,
+	hooks, err := webhook.New(svcPool, trail, piiKeys, func(ctx context.Context, o webhook.Owner) (audit.FeedScope, error) {
+		return api.FeedScopeOf(ctx, campaigns, o)
+	}, webhook.Options{Poll: 100 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }, MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hooks.Stop(context.Background()) }) //nolint:errcheck
+	deps := api.Deps{Webhooks: hooks, Ledger: l, Audit: trail, Registry: partyRegistry, Campaigns: campaigns, Reports: report.New(svcPool, l, partyRegistry), Idempotency: idempotency.New(svcPool, piiKeys), Supervision: supervision.New(svcPool), Pool: svcPool, Keys: keys, KeyStore: keys, Log: zap.New(core), Metrics: m, MaxBodyBytes: 64 << 10, RedListExpedite: true,
 		Ready: func(ctx context.Context) error { return svcPool.Ping(ctx) }}
 	for _, o := range opts {
 		o(&deps)
 	}
 	e, routes := api.New(deps)
-	v := &env{t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
+	v := &env{hooks: hooks, t: t, e: e, routes: routes, ledger: l, trail: trail, keys: keys, db: db, logs: logs, key: map[auth.Role]string{}, clock: clock}
 	for _, r := range auth.Roles() {
 		subject := "staff-" + string(r)
 		if r.Scoped() {

@@ -25,6 +25,7 @@ import (
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
 	"github.com/crowdledger/crowdledger/supervision"
+	"github.com/crowdledger/crowdledger/webhook"
 )
 
 //go:embed openapi.yaml
@@ -49,7 +50,8 @@ type Deps struct {
 	Campaigns    *campaign.Service
 	Reports      *report.Reporter
 	Supervision  *supervision.Service
-	Pool         *pgxpool.Pool // for appending audit events of reads
+	Webhooks     *webhook.Service // nil: no webhook routes (503)
+	Pool         *pgxpool.Pool    // for appending audit events of reads
 	Idempotency  *idempotency.Store
 	Keys         Authenticator
 	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
@@ -236,6 +238,12 @@ func New(d Deps) (*echo.Echo, []Route) {
 
 	e.GET("/v1/audit/public-keys", s.publicKeys, s.needAudit, s.anonLimit)
 	s.route(e, http.MethodGet, "/v1/events", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.needAudit(s.listEvents))
+	everyRole := []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}
+	s.route(e, http.MethodPost, "/v1/webhooks", everyRole, s.needWebhooks(s.createWebhook))
+	s.route(e, http.MethodGet, "/v1/webhooks", everyRole, s.needWebhooks(s.listWebhooks))
+	s.route(e, http.MethodPost, "/v1/webhooks/:id/disable", everyRole, s.needWebhooks(s.disableWebhook))
+	s.route(e, http.MethodGet, "/v1/webhooks/:id/deliveries", everyRole, s.needWebhooks(s.listDeliveries))
+	s.route(e, http.MethodPost, "/v1/webhooks/:id/deliveries/:delivery/redeliver", everyRole, s.needWebhooks(s.redeliver))
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))
 	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.exportAudit))
 	return e, s.routes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ type FeedEvent struct {
 	OccurredAt time.Time       `json:"occurred_at"`
 	Objects    []string        `json:"objects"`
 	Data       json.RawMessage `json:"data"`
+
+	action string
+	facts  map[string]any
 }
 
 // EventID is the feed's id of the event at chain position pos.
@@ -82,7 +86,7 @@ var investorCampaignActions = []string{"campaign.transition", "campaign.material
 // everything (platform staff and regulators).
 type FeedScope struct {
 	// Party sees the events that name it (as an object, or as the
-	// investor or backer of a commitment or order).
+	// investor, backer or complainant of a commitment, order or complaint).
 	Party *uuid.UUID
 	// Campaigns are campaigns whose events the party also sees: every
 	// event of an issuer's own campaigns (Issuer true), or the
@@ -91,67 +95,89 @@ type FeedScope struct {
 	Issuer    bool
 }
 
-// Feed returns up to limit events after chain position after, oldest first,
-// that scope may see, and the position to continue from: after the last
-// event returned when the page is full, else after the last one read (seen
-// or not), so a scoped reader moves on past others' events.
-func (t *Trail) Feed(ctx context.Context, after int64, limit int, scope FeedScope) ([]FeedEvent, int64, error) {
-	// Read a window of the chain, then filter: the window bounds the work
-	// per call whatever the scope.
-	const window = 2000
-	var head *int64
-	if err := t.db.QueryRow(ctx, `SELECT max(pos) FROM (SELECT pos FROM audit_chain WHERE pos > $1 ORDER BY pos LIMIT $2) w`,
-		after, window).Scan(&head); err != nil {
-		return nil, after, fmt.Errorf("event feed: %w", err)
+// Sees is the one rule for who sees an event, for the feed and for
+// webhooks alike.
+func (s FeedScope) Sees(e FeedEvent) bool {
+	if s.Party == nil {
+		return true
 	}
-	if head == nil {
-		return []FeedEvent{}, after, nil // at the head of the chain
-	}
-	args := []any{after, *head, limit}
-	where := ""
-	if scope.Party != nil {
-		campaigns := make([]string, len(scope.Campaigns))
-		for i, c := range scope.Campaigns {
-			campaigns[i] = c.String()
+	me := s.Party.String()
+	for _, k := range []string{"investor_id", "backer_id", "complainant_id"} {
+		if v, _ := e.facts[k].(string); v == me {
+			return true
 		}
-		args = append(args, scope.Party.String(), campaigns)
-		where = ` AND (e.facts->>'investor_id' = $4 OR e.facts->>'backer_id' = $4 OR e.facts->>'complainant_id' = $4
-			OR $4 = ANY(e.object_ids) OR (e.object_ids[1] = ANY($5)`
-		if !scope.Issuer {
-			args = append(args, investorCampaignActions)
-			where += ` AND e.action = ANY($6)`
-		}
-		where += `))`
 	}
+	if slices.Contains(e.Objects, me) {
+		return true
+	}
+	if len(e.Objects) > 0 && slices.ContainsFunc(s.Campaigns, func(c uuid.UUID) bool { return c.String() == e.Objects[0] }) {
+		return s.Issuer || slices.Contains(investorCampaignActions, e.action)
+	}
+	return false
+}
+
+// Window reads up to n events after chain position after, oldest first,
+// whoever may see them, and the last position read (after, when none).
+func (t *Trail) Window(ctx context.Context, after int64, n int) ([]FeedEvent, int64, error) {
 	rows, err := t.db.Query(ctx, `SELECT c.pos, e.occurred_at, e.action, e.object_ids, e.facts::text
 		FROM audit_chain c JOIN audit_events e ON e.seq = c.event_seq
-		WHERE c.pos > $1 AND c.pos <= $2`+where+` ORDER BY c.pos LIMIT $3`, args...)
+		WHERE c.pos > $1 ORDER BY c.pos LIMIT $2`, after, n)
 	if err != nil {
 		return nil, after, fmt.Errorf("event feed: %w", err)
 	}
 	defer rows.Close()
 	out := []FeedEvent{}
+	last := after
 	for rows.Next() {
 		var ev FeedEvent
-		var action, facts string
-		if err := rows.Scan(&ev.Pos, &ev.OccurredAt, &action, &ev.Objects, &facts); err != nil {
+		var facts string
+		if err := rows.Scan(&ev.Pos, &ev.OccurredAt, &ev.action, &ev.Objects, &facts); err != nil {
 			return nil, after, err
 		}
-		var f map[string]any
-		if err := json.Unmarshal([]byte(facts), &f); err != nil {
+		if err := json.Unmarshal([]byte(facts), &ev.facts); err != nil {
 			return nil, after, fmt.Errorf("event %d facts: %w", ev.Pos, err)
 		}
-		ev.ID, ev.Type, ev.OccurredAt, ev.Data = EventID(ev.Pos), TypeOf(action, f), ev.OccurredAt.UTC(), json.RawMessage(facts)
+		ev.ID, ev.Type, ev.OccurredAt, ev.Data = EventID(ev.Pos), TypeOf(ev.action, ev.facts), ev.OccurredAt.UTC(), json.RawMessage(facts)
 		if ev.Objects == nil {
 			ev.Objects = []string{}
 		}
-		out = append(out, ev)
+		out, last = append(out, ev), ev.Pos
 	}
-	if err := rows.Err(); err != nil {
+	return out, last, rows.Err()
+}
+
+// Feed returns up to limit events after chain position after, oldest first,
+// that scope may see, and the position to continue from: after the last
+// event returned when the page is full, else after the last one read (seen
+// or not), so a scoped reader moves on past others' events. It reads at
+// most a window of 2,000 events per call, whatever the scope.
+func (t *Trail) Feed(ctx context.Context, after int64, limit int, scope FeedScope) ([]FeedEvent, int64, error) {
+	window, last, err := t.Window(ctx, after, 2000)
+	if err != nil {
 		return nil, after, err
 	}
-	if len(out) == limit {
-		return out, out[len(out)-1].Pos, nil
+	out := []FeedEvent{}
+	for _, ev := range window {
+		if !scope.Sees(ev) {
+			continue
+		}
+		if out = append(out, ev); len(out) == limit {
+			return out, ev.Pos, nil
+		}
 	}
-	return out, *head, nil
+	return out, last, nil
+}
+
+// TypeMatches reports whether an event type is among types ("order.*"
+// takes the family); no types at all takes every event.
+func TypeMatches(types []string, t string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	for _, want := range types {
+		if want == t || strings.HasSuffix(want, ".*") && strings.HasPrefix(t, strings.TrimSuffix(want, "*")) {
+			return true
+		}
+	}
+	return false
 }

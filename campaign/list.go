@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/internal/page"
 )
 
@@ -206,16 +207,18 @@ func (s *Service) Disclosures(ctx context.Context, id uuid.UUID) ([]Disclosure, 
 	return ds, nil
 }
 
-// CampaignsOf lists the campaigns whose events a party follows: an issuer's
-// own, or those an investor committed to.
-func (s *Service) CampaignsOf(ctx context.Context, party uuid.UUID, issuer bool) ([]uuid.UUID, error) {
+// FeedScope is what a party sees of the event feed and its webhooks: the
+// events naming it, and those of the campaigns it follows (an issuer's own,
+// or those an investor committed to).
+func (s *Service) FeedScope(ctx context.Context, party uuid.UUID, issuer bool) (audit.FeedScope, error) {
 	sql := `SELECT DISTINCT campaign_id FROM commitments WHERE investor_id = $1`
 	if issuer {
 		sql = `SELECT id FROM campaigns WHERE issuer_id = $1`
 	}
 	rows, err := s.db.Query(ctx, sql, party)
 	if err != nil {
-		return nil, fmt.Errorf("campaigns of %s: %w", party, err)
+		return audit.FeedScope{}, fmt.Errorf("campaigns of %s: %w", party, err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	campaigns, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return audit.FeedScope{Party: &party, Campaigns: campaigns, Issuer: issuer}, err
 }

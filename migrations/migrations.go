@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/tern/v2/migrate"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed *.sql
@@ -41,6 +43,31 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	return migrateRiver(ctx, conn)
+}
+
+// migrateRiver brings River's own tables (the job queue that delivers
+// webhooks) to the version this build's River expects, with River's own
+// migrator: one transaction per version (a version may use an enum value
+// the one before added, which PostgreSQL allows only once that committed),
+// each under an advisory lock so concurrent migrations wait.
+func migrateRiver(ctx context.Context, conn *pgx.Conn) error {
+	migrator, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	for _, v := range migrator.AllVersions() {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7411092304)`); err != nil {
+				return err
+			}
+			_, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{TargetVersion: v.Version})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("river migrate to %d: %w", v.Version, err)
+		}
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ func NewDB(t testing.TB) *DB {
 func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	// templateRev changes with what the template holds beyond the
 	// migrations (the service role's grants).
-	const templateRev = "r2"
+	const templateRev = "r3" // r3: River's tables
 	name := "crowdledger_tpl_" + migrations.Fingerprint() + templateRev
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
