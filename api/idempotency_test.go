@@ -88,8 +88,12 @@ var idSegment = regexp.MustCompile(`/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 // operation names the OpenAPI operation a concrete path belongs to.
 func operation(method, path string) string {
 	path, _, _ = strings.Cut(path, "?")
-	return method + " " + idSegment.ReplaceAllString(path, "/{id}")
+	path = idSegment.ReplaceAllString(path, "/{id}")
+	return method + " " + deliverySegment.ReplaceAllString(path, "/deliveries/{delivery}")
 }
+
+// deliverySegment is a webhook delivery's id in a path (River's job ids are numbers).
+var deliverySegment = regexp.MustCompile(`/deliveries/[0-9]+`)
 
 // fingerprint sums up everything a command can change: rows in the tables
 // commands write and the ledger's balances.

@@ -61,7 +61,7 @@ type worker struct {
 }
 
 // Timeout bounds one attempt, the receiver's answer included.
-func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 30 * time.Second }
+func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.s.timeout }
 
 // NextRetry is Backoff after the job's failed attempts.
 func (w *worker) NextRetry(job *river.Job[DeliverArgs]) time.Time {

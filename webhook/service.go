@@ -30,6 +30,9 @@ type Options struct {
 	Logger  *slog.Logger  // River's log (default: none)
 	HTTP    *http.Client  // default: 10 s timeout, no redirects
 	Poll    time.Duration // how often River looks for due jobs (default 1 s)
+	// Timeout bounds one attempt (default 15 s); a delivery a crash left
+	// running is taken up again after twice that.
+	Timeout time.Duration
 	// Backoff and MaxAttempts replace the retry schedule (tests).
 	Backoff     func(attempt int) time.Duration
 	MaxAttempts int
@@ -45,13 +48,17 @@ type Service struct {
 	http        *http.Client
 	backoff     func(int) time.Duration
 	maxAttempts int
+	timeout     time.Duration
 }
 
 // New builds the service; Start runs its workers.
 func New(pool *pgxpool.Pool, trail *audit.Trail, keys *pii.Keyring, scopeOf ScopeFunc, o Options) (*Service, error) {
-	s := &Service{Store: &Store{db: pg.Units(pool), keys: keys}, db: pool, trail: trail, scopeOf: scopeOf, http: o.HTTP, backoff: o.Backoff}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Second
+	}
+	s := &Service{Store: &Store{db: pg.Units(pool), keys: keys}, db: pool, trail: trail, scopeOf: scopeOf, http: o.HTTP, backoff: o.Backoff, timeout: o.Timeout}
 	if s.http == nil {
-		s.http = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		s.http = &http.Client{Timeout: o.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if s.backoff == nil {
 		s.backoff = Backoff
@@ -75,6 +82,10 @@ func New(pool *pgxpool.Pool, trail *audit.Trail, keys *pii.Keyring, scopeOf Scop
 		Workers:           workers,
 		Logger:            o.Logger,
 		FetchPollInterval: o.Poll,
+		JobTimeout:        o.Timeout,
+		// River's default waits an hour before it takes up a job a crashed
+		// process left running; a delivery cannot run longer than Timeout.
+		RescueStuckJobsAfter: 2 * o.Timeout,
 		// Dead letters stay listed (and redeliverable) for a month.
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 	})

@@ -72,6 +72,10 @@ type config struct {
 	// ExportTimeout bounds one streamed export (statements, campaign
 	// reports, the audit trail) instead of the server's WriteTimeout.
 	ExportTimeout time.Duration
+	// WebhookWorkers deliver at once; WebhookTimeout bounds one attempt
+	// (a delivery left running by a crash is retried after twice that).
+	WebhookWorkers int
+	WebhookTimeout time.Duration
 }
 
 // minIdempotencyRetention is what the README promises clients: a retry
@@ -84,7 +88,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
 		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AnonRPS: 20, AnonBurst: 100, AuthCacheTTL: 2 * time.Second,
-		IdempotencyRetention: minIdempotencyRetention, ExportTimeout: 10 * time.Minute}
+		IdempotencyRetention: minIdempotencyRetention, ExportTimeout: 10 * time.Minute, WebhookWorkers: 8, WebhookTimeout: 15 * time.Second}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -151,6 +155,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	dur("IDEMPOTENCY_RETENTION", &c.IdempotencyRetention)
 	dur("EXPORT_TIMEOUT", &c.ExportTimeout)
+	dur("WEBHOOK_TIMEOUT", &c.WebhookTimeout)
+	num("WEBHOOK_WORKERS", 1, 1000, func(n int64) { c.WebhookWorkers = int(n) })
 	c.TracesEndpoint, c.ServiceName, c.TraceBatchTimeout = tracesEndpoint(getenv), "crowdledger", defaultTraceBatchTimeout
 	str("OTEL_SERVICE_NAME", &c.ServiceName)
 	if v := getenv("OTEL_BSP_SCHEDULE_DELAY"); v != "" { // milliseconds, as the specification has it

@@ -24,13 +24,15 @@ import (
 // time. Clients retry every request that got no answer with the same
 // idempotency key. At the end: every commitment that got a 2xx exists
 // exactly once, no retried one exists twice, nothing exists that nobody
-// asked for, the ledger's invariants hold and the audit chain verifies.
+// asked for, the ledger's invariants hold and the audit chain verifies;
+// and a webhook receiver subscribed before the load has received every
+// event of the feed after its subscription, as the feed shows it, signed.
 func TestKillNineUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the service 20 times")
 	}
 	db := pgtest.NewDB(t)
-	bin := buildBinary(t, db.URL, "AUDIT_CHAIN_INTERVAL=100ms")
+	bin := buildBinary(t, db.URL, "AUDIT_CHAIN_INTERVAL=100ms", "WEBHOOK_TIMEOUT=2s")
 	runBin, key, base := bin.run, bin.key, bin.base
 	var srv *exec.Cmd
 	start := func() {
@@ -47,6 +49,8 @@ func TestKillNineUnderLoad(t *testing.T) {
 		}
 	}
 	start()
+	hook := newHookReceiver(t)
+	subID := hook.subscribe(base, key)
 	// Set up through the API: 20 investors with money, one live reward campaign.
 	b := &bencher{demoClient: &demoClient{ctx: context.Background(), base: base, op: key, co: bin.co, out: io.Discard, wait: time.Hour,
 		http: &http.Client{Timeout: 10 * time.Second}}}
@@ -124,6 +128,7 @@ func TestKillNineUnderLoad(t *testing.T) {
 			}
 		}
 	}
+	hook.waitForFeed(base, key, subID, 2*time.Minute)
 	// A clean stop lets the chainer link everything.
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()

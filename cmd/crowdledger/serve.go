@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on DEBUG_ADDR
@@ -29,6 +30,7 @@ import (
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
 	"github.com/crowdledger/crowdledger/supervision"
+	"github.com/crowdledger/crowdledger/webhook"
 )
 
 // newLogger writes JSON lines to out (standard output, as container
@@ -121,7 +123,19 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err := keysStore.CheckKeys(ctx); err != nil {
 		return err
 	}
-	e, _ := api.New(api.Deps{Idempotency: keysStore,
+	hooks, err := webhook.New(pool, trail, keys, func(ctx context.Context, o webhook.Owner) (audit.FeedScope, error) {
+		return api.FeedScopeOf(ctx, campaigns, o)
+	}, webhook.Options{Workers: cfg.WebhookWorkers, Timeout: cfg.WebhookTimeout,
+		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	// River's own context: cancelling it would stop deliveries at once;
+	// Stop (below) lets running ones finish first.
+	if err := hooks.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("webhook deliveries: %w", err)
+	}
+	e, _ := api.New(api.Deps{Idempotency: keysStore, Webhooks: hooks,
 		RateLimit:     api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
 		AnonRateLimit: api.RateLimit{RPS: float64(cfg.AnonRPS), Burst: int(cfg.AnonBurst)},
 		Ledger:        lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg, reg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes, ExportTimeout: cfg.ExportTimeout, Tracing: cfg.TracesEndpoint != "", RedListExpedite: cfg.RedListExpedite,
@@ -153,6 +167,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { linkAudit(ctx, trail, log, metrics) })
 	})
 	bg.Go(func() {
+		repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { dispatchWebhooks(ctx, hooks, log, metrics) })
+	})
+	bg.Go(func() {
 		repeat(bgCtx, time.Hour, func(ctx context.Context) {
 			purgeIdempotencyKeys(ctx, keysStore, cfg.IdempotencyRetention, log, metrics)
 		})
@@ -160,6 +177,11 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	stopBackgroundWork := func() {
 		stopBackground()
 		bg.Wait()
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.WebhookTimeout)
+		if err := hooks.Stop(stopCtx); err != nil {
+			log.Warn("stop webhook deliveries", zap.Error(err))
+		}
+		cancel()
 		campaigns.StopBatching()
 		lg.Close()
 	}
@@ -238,6 +260,16 @@ func purgeIdempotencyKeys(ctx context.Context, s *idempotency.Store, keep time.D
 		log.Warn("purge idempotency keys", zap.Error(err))
 	} else if n > 0 {
 		log.Info("purged idempotency keys", zap.Int64("deleted", n), zap.Duration("retention", keep))
+	}
+}
+
+// dispatchWebhooks enqueues the deliveries of newly chained events. Every
+// process runs it; the cursor row, taken with SKIP LOCKED, lets one
+// dispatch at a time.
+func dispatchWebhooks(ctx context.Context, hooks *webhook.Service, log *zap.Logger, m *api.Metrics) {
+	if _, err := hooks.Dispatch(ctx); err != nil && ctx.Err() == nil {
+		m.JobFailed("webhook_dispatch")
+		log.Warn("webhook dispatch", zap.Error(err))
 	}
 }
 
