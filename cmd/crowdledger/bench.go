@@ -48,6 +48,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	campaigns := fs.Int("campaigns", 1000, "campaigns for the spread scenario")
 	pgURL := fs.String("pgbench-url", "", "run pgbench (tpcb-like, -s 10) against this database URL in the same sitting")
 	prefill := fs.Int64("prefill", 0, "operations to run before measuring (a campaign that has grown)")
+	follow := fs.Bool("follow-events", false, "follow the event feed (long polls, as the operator) during the run and report how far behind the commits it is")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,8 +72,23 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 		b.limit = 0
 	}
 	fmt.Fprintf(out, "running %s for %s with %d clients\n", *scenario, *duration, *clients)
+	var lags chan []time.Duration
+	stopFollowing := make(chan struct{})
+	if *follow {
+		after, err := b.feedHead()
+		if err != nil {
+			return fmt.Errorf("event feed: %w", err)
+		}
+		lags = make(chan []time.Duration, 1)
+		go func() { lags <- b.followEvents(after, stopFollowing) }()
+	}
 	res := b.run(*scenario, *clients, *duration)
 	res.print(out)
+	if lags != nil {
+		time.Sleep(2 * time.Second) // the last commits' events reach the feed
+		close(stopFollowing)
+		printLags(out, <-lags)
+	}
 	if *pgURL != "" {
 		tps, err := pgbench(ctx, *pgURL, *clients, *duration)
 		if err != nil {
@@ -511,4 +527,60 @@ func pgbench(ctx context.Context, url string, clients int, d time.Duration) (flo
 		}
 	}
 	return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+}
+
+// feedHead walks the event feed to its end and returns the cursor there.
+func (b *bencher) feedHead() (string, error) {
+	after := "0"
+	for {
+		page, err := b.call("GET", "/v1/events?limit=500&after="+after, b.op, nil, 200)
+		if err != nil {
+			return "", err
+		}
+		next, _ := page["next_cursor"].(string)
+		if next == after {
+			return after, nil
+		}
+		after = next
+	}
+}
+
+// followEvents long-polls the feed from after until stop, and returns, for
+// each event, how long after it was written it reached this reader: the
+// commit, the chainer's next round and the poll.
+func (b *bencher) followEvents(after string, stop <-chan struct{}) []time.Duration {
+	var lags []time.Duration
+	for {
+		select {
+		case <-stop:
+			return lags
+		default:
+		}
+		page, err := b.call("GET", "/v1/events?wait=2&limit=500&after="+after, b.op, nil, 200)
+		if err != nil {
+			fmt.Fprintf(b.out, "  event feed: %v\n", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		now := time.Now()
+		items, _ := page["items"].([]any)
+		for _, it := range items {
+			if at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(it.(obj)["occurred_at"])); err == nil {
+				lags = append(lags, now.Sub(at))
+			}
+		}
+		after, _ = page["next_cursor"].(string)
+	}
+}
+
+func printLags(out io.Writer, lags []time.Duration) {
+	if len(lags) == 0 {
+		fmt.Fprintln(out, "event feed: no events followed")
+		return
+	}
+	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	at := func(p float64) time.Duration {
+		return lags[min(len(lags)-1, int(float64(len(lags))*p))].Round(time.Millisecond)
+	}
+	fmt.Fprintf(out, "event feed lag (write to reader): %d events, p50 %s, p99 %s, max %s\n", len(lags), at(0.5), at(0.99), at(1))
 }
