@@ -76,6 +76,10 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 				amount                decimal.Decimal
 				at                    time.Time
 				state, role           string
+				// released is when the hold was voided (a cancellation, or
+				// the refund of a failed campaign): the money left the
+				// escrow without a transfer of its own.
+				released *time.Time
 			}
 			out struct {
 				id, from, to uuid.UUID
@@ -124,14 +128,29 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 			cw := export.NewCSV(d)
 			cw.UseCRLF = true
 			cw.Write([]string{"flow", "at", "reference", "party_or_account", "code_or_state", "debit_credit", "amount", "currency"})
+			// The rows add up: credits less debits (D/C rows) is what the
+			// escrow holds. A commitment credits it; a hold voided debits it
+			// back (a release row); an outflow from the escrow debits it.
+			// Flows that do not touch the escrow (distributions from the
+			// issuer's wallet) are listed with no side.
 			writeIn = func() error {
-				// An inflow credits the escrow.
 				d.Row()
-				return cw.Write([]string{"inflow", in.at.UTC().Format(time.RFC3339Nano), in.id.String(), in.investor.String(), in.state, "C", amt(in.amount), cur})
+				if err := cw.Write([]string{"inflow", in.at.UTC().Format(time.RFC3339Nano), in.id.String(), in.investor.String(), in.state, "C", amt(in.amount), cur}); err != nil {
+					return err
+				}
+				if in.released == nil {
+					return nil
+				}
+				d.Row()
+				return cw.Write([]string{"release", in.released.UTC().Format(time.RFC3339Nano), in.id.String(), in.investor.String(), in.state, "D", amt(in.amount), cur})
 			}
 			writeOut = func() error {
+				side := ""
+				if out.from == escrow {
+					side = "D"
+				}
 				d.Row()
-				return cw.Write([]string{"outflow", out.at.UTC().Format(time.RFC3339Nano), out.id.String(), out.to.String(), out.code, "D", amt(out.amount), cur})
+				return cw.Write([]string{"outflow", out.at.UTC().Format(time.RFC3339Nano), out.id.String(), out.to.String(), out.code, side, amt(out.amount), cur})
 			}
 			afterIn = func() error { return nil }
 			finish = func() error {
@@ -141,12 +160,13 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 				return cw.Error()
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT c.id, c.investor_id, c.amount, c.created_at, c.state, c.role, c.pending_transfer, c.resolution_transfer
+		rows, err := tx.Query(ctx, `SELECT c.id, c.investor_id, c.amount, c.created_at, c.state, c.role, c.pending_transfer, c.resolution_transfer,
+				(SELECT r.created_at FROM transfers r WHERE r.id = c.resolution_transfer AND r.kind = 'void_pending')
 			FROM commitments c WHERE c.campaign_id = $1 ORDER BY c.created_at, c.id`, id)
 		if err != nil {
 			return err
 		}
-		if _, err := pgx.ForEachRow(rows, []any{&in.id, &in.investor, &in.amount, &in.at, &in.state, &in.role, &in.pending, &in.resolution}, writeIn); err != nil {
+		if _, err := pgx.ForEachRow(rows, []any{&in.id, &in.investor, &in.amount, &in.at, &in.state, &in.role, &in.pending, &in.resolution, &in.released}, writeIn); err != nil {
 			return err
 		}
 		if err := afterIn(); err != nil {

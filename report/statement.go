@@ -214,9 +214,11 @@ func (s *jsonSink) end(closing money.Amount) error {
 // so spreadsheet software opens Chinese text correctly, ISO 8601 times, and
 // an explicit debit/credit column.
 type csvSink struct {
-	w   export.CSV
-	d   *export.Digest
-	cur string
+	w       export.CSV
+	d       *export.Digest
+	cur     string
+	account string
+	to      time.Time
 }
 
 var csvHeader = []string{"seq", "booked_at", "transfer_id", "kind", "code", "debit_credit", "amount", "currency", "balance_after",
@@ -227,12 +229,14 @@ func (s *csvSink) begin(a ledger.Account, from, to time.Time, opening, _ money.A
 	if _, err := io.WriteString(s.d, "\ufeff"); err != nil {
 		return err
 	}
-	s.cur = a.Currency.Code()
-	if err := s.w.Write([]string{"# account", a.ID.String(), string(a.Code), a.Currency.Code(), from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339),
-		"opening_balance", opening.String()}); err != nil {
+	s.cur, s.account, s.to = a.Currency.Code(), a.ID.String(), to
+	// The header first, so any CSV reader takes the file as it is; the
+	// opening and closing balances are rows of their own kind, in the
+	// balance_after column, at the period's bounds.
+	if err := s.w.Write(csvHeader); err != nil {
 		return err
 	}
-	return s.w.Write(csvHeader)
+	return s.w.Write([]string{"", from.UTC().Format("2006-01-02T15:04:05.000000Z"), "", "opening_balance", string(a.Code), "", "", s.cur, opening.String(), "", "", "", s.account})
 }
 
 func (s *csvSink) line(l Line) error {
@@ -246,7 +250,7 @@ func (s *csvSink) line(l Line) error {
 }
 
 func (s *csvSink) end(closing money.Amount) error {
-	if err := s.w.Write([]string{"# closing_balance", closing.String()}); err != nil {
+	if err := s.w.Write([]string{"", s.to.UTC().Format("2006-01-02T15:04:05.000000Z"), "", "closing_balance", "", "", "", s.cur, closing.String(), "", "", "", s.account}); err != nil {
 		return err
 	}
 	s.w.Flush() // the trailer's digest covers every byte before it

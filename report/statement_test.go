@@ -128,7 +128,10 @@ func TestStatementFormats(t *testing.T) {
 	if rows, err := export.Check(js.Bytes()); err != nil || rows != 4 {
 		t.Errorf("json trailer: %d rows, %v", rows, err)
 	}
-	for _, rec := range recs[2 : len(recs)-2] { // after the account and header lines, before the closing balance and trailer
+	if recs[0][0] != "seq" || recs[1][3] != "opening_balance" || recs[len(recs)-2][3] != "closing_balance" {
+		t.Errorf("csv: header %v, first row %v, last row %v: want the header first, then the opening balance, the entries and the closing balance", recs[0], recs[1], recs[len(recs)-2])
+	}
+	for _, rec := range recs[2 : len(recs)-2] { // after the header and opening rows, before the closing row and the trailer
 		if rec[1] == "" || !strings.HasSuffix(rec[1], "Z") {
 			t.Errorf("booked_at %q is not an ISO 8601 UTC time", rec[1])
 		}
