@@ -177,6 +177,15 @@ func TestRewardCampaignOverHTTP(t *testing.T) {
 	if ex := plat.Body["exceptions"].(map[string]any); plat.Status != 200 || ex["investors_over_limit"] != 0.0 || ex["campaigns_over_hard_cap"] != 0.0 {
 		t.Errorf("platform: %d %s", plat.Status, plat.Raw)
 	}
+	// Amounts at the currency's scale, totals per currency.
+	if tot := plat.Body["totals"].([]any); len(tot) != 1 || tot[0].(map[string]any)["raised"] != "696.00" || tot[0].(map[string]any)["fees"] != "34.80" {
+		t.Errorf("platform totals: %s", plat.Raw)
+	}
+	for _, g := range plat.Body["by_kind_and_state"].([]any) {
+		if c := g.(map[string]any)["committed"].(string); !strings.Contains(c, ".") {
+			t.Errorf("committed %q without the currency's decimals", c)
+		}
+	}
 	if r := v.do(req{method: "GET", path: "/v1/reports/investors/" + backers[0], key: v.key[auth.Regulator]}); r.Status != 200 {
 		t.Errorf("investor report: %d %s", r.Status, r.Raw)
 	}

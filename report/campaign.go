@@ -108,8 +108,12 @@ func (r *Reporter) Campaign(ctx context.Context, w io.Writer, id uuid.UUID, form
 				return err
 			}
 			writeIn = func() error {
-				return item(map[string]any{"commitment_id": in.id, "investor_id": in.investor, "amount": amt(in.amount), "at": in.at.UTC(), "state": in.state,
-					"role": in.role, "pending_transfer_id": in.pending, "resolution_transfer_id": in.resolution})
+				row := map[string]any{"commitment_id": in.id, "investor_id": in.investor, "amount": amt(in.amount), "at": in.at.UTC(), "state": in.state,
+					"role": in.role, "pending_transfer_id": in.pending}
+				if in.resolution != nil {
+					row["resolution_transfer_id"] = *in.resolution
+				}
+				return item(row)
 			}
 			writeOut = func() error {
 				return item(map[string]any{"transfer_id": out.id, "code": out.code, "amount": amt(out.amount), "at": out.at.UTC(), "from_account_id": out.from, "to_account_id": out.to})

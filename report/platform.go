@@ -37,7 +37,7 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 		if err != nil {
 			return err
 		}
-		var flows []map[string]any
+		flows := []map[string]any{}
 		for rows.Next() {
 			var acct uuid.UUID
 			var cur, code, side, kind string
@@ -52,7 +52,7 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 				dc = "D"
 			}
 			flows = append(flows, map[string]any{"wallet_account_id": acct, "currency": cur, "code": code, "kind": kind, "debit_credit": dc,
-				"count": n, "total": sum.String()})
+				"count": n, "total": scaled(cur, sum)})
 		}
 		rows.Close()
 		out["flows"] = flows
@@ -61,7 +61,7 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 		if err != nil {
 			return err
 		}
-		var cms []map[string]any
+		cms := []map[string]any{}
 		for rows.Next() {
 			var cid, camp uuid.UUID
 			var a decimal.Decimal
@@ -95,7 +95,7 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 		if err != nil {
 			return err
 		}
-		var quals []map[string]any
+		quals := []map[string]any{}
 		for rows.Next() {
 			var pack, version, cat, cur string
 			var decided, expires time.Time
@@ -108,7 +108,7 @@ func (r *Reporter) Investor(ctx context.Context, id uuid.UUID) (map[string]any, 
 				return err
 			}
 			q := map[string]any{"pack": pack, "pack_version": version, "decided_at": decided.UTC(), "expires_at": expires.UTC(), "qualified": ok,
-				"category": cat, "risk_tolerance": fmt.Sprintf("C%d", risk), "used_in_window": used.String(), "currency": cur}
+				"category": cat, "risk_tolerance": fmt.Sprintf("C%d", risk), "used_in_window": scaled(cur, used), "currency": cur}
 			if limit, ok := limitOf[qid]; ok {
 				q["window_limit"] = limit.String()
 				q["over_limit"] = used.Cmp(limit.Decimal()) > 0
@@ -140,7 +140,7 @@ func (r *Reporter) Platform(ctx context.Context, from, to time.Time) (map[string
 		if err != nil {
 			return err
 		}
-		var groups []map[string]any
+		groups := []map[string]any{}
 		for rows.Next() {
 			var kind, state, cur string
 			var n, inv int
@@ -149,21 +149,40 @@ func (r *Reporter) Platform(ctx context.Context, from, to time.Time) (map[string
 				rows.Close()
 				return err
 			}
-			groups = append(groups, map[string]any{"kind": kind, "state": state, "currency": cur, "campaigns": n, "committed": sum.String(), "investors": inv})
+			groups = append(groups, map[string]any{"kind": kind, "state": state, "currency": cur, "campaigns": n, "committed": scaled(cur, sum), "investors": inv})
 		}
 		rows.Close()
 		out["by_kind_and_state"] = groups
-		var raised, refunded, fees decimal.Decimal
-		var investors int
-		if err := tx.QueryRow(ctx, `SELECT
-				coalesce((SELECT sum(c.amount) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id WHERE c.state = 'settled' AND k.created_at >= $1 AND k.created_at < $2), 0),
-				coalesce((SELECT sum(c.amount) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id WHERE c.state IN ('refunded', 'cancelled') AND k.created_at >= $1 AND k.created_at < $2), 0),
-				coalesce((SELECT sum(t.amount) FROM transfers t WHERE t.code = 'platform_fee' AND t.created_at >= $1 AND t.created_at < $2), 0),
-				(SELECT count(DISTINCT c.investor_id) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id WHERE k.created_at >= $1 AND k.created_at < $2)`,
-			from, to).Scan(&raised, &refunded, &fees, &investors); err != nil {
+		// Money totals per currency: a sum of yuan and dollars means nothing.
+		rows, err = tx.Query(ctx, `WITH c AS (SELECT c.amount, c.state, k.currency FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
+				WHERE k.created_at >= $1 AND k.created_at < $2)
+			SELECT cur, sum(raised), sum(refunded), sum(fees) FROM (
+				SELECT currency AS cur, CASE WHEN state = 'settled' THEN amount ELSE 0 END AS raised,
+					CASE WHEN state IN ('refunded', 'cancelled') THEN amount ELSE 0 END AS refunded, 0 AS fees FROM c
+				UNION ALL
+				SELECT t.currency, 0, 0, t.amount FROM transfers t WHERE t.code = 'platform_fee' AND t.created_at >= $1 AND t.created_at < $2
+			) x GROUP BY cur ORDER BY cur`, from, to)
+		if err != nil {
 			return err
 		}
-		out["raised"], out["refunded_or_cancelled"], out["fees"], out["investors"] = raised.String(), refunded.String(), fees.String(), investors
+		totals := []map[string]any{}
+		for rows.Next() {
+			var cur string
+			var raised, refunded, fees decimal.Decimal
+			if err := rows.Scan(&cur, &raised, &refunded, &fees); err != nil {
+				rows.Close()
+				return err
+			}
+			totals = append(totals, map[string]any{"currency": cur, "raised": scaled(cur, raised), "refunded_or_cancelled": scaled(cur, refunded), "fees": scaled(cur, fees)})
+		}
+		rows.Close()
+		out["totals"] = totals
+		var investors int
+		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT c.investor_id) FROM commitments c JOIN campaigns k ON k.id = c.campaign_id
+			WHERE k.created_at >= $1 AND k.created_at < $2`, from, to).Scan(&investors); err != nil {
+			return err
+		}
+		out["investors"] = investors
 		overLimit, err := r.overLimit(ctx, tx)
 		if err != nil {
 			return err
@@ -212,4 +231,14 @@ func (r *Reporter) overLimit(ctx context.Context, tx pgx.Tx) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// scaled writes an amount at its currency's scale ("1600000.00" CNY, not
+// "1600000"), as every other amount in the API is.
+func scaled(cur string, d decimal.Decimal) string {
+	c, err := money.Lookup(cur)
+	if err != nil {
+		return d.String()
+	}
+	return d.StringFixed(c.Scale())
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/crowdledger/crowdledger/client"
 )
 
 // bench drives a running service over HTTP like real clients: it sets up
@@ -487,15 +489,23 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 	if scenario == "spread" || scenario == "mixed" {
 		camp = b.campaigns[rng.IntN(len(b.campaigns))]
 	}
-	body := obj{"tier": "unit", "quantity": 1}
+	one, unit := 1, "unit"
+	body := client.CommitJSONRequestBody{Tier: &unit, Quantity: &one}
 	if scenario == "equity" {
-		body = obj{"shares": 1, "risk_disclosure": b.ack}
+		body = client.CommitJSONRequestBody{Shares: &one, RiskDisclosure: &b.ack}
 	}
-	cm, err := b.call("POST", "/v1/campaigns/"+camp+"/commitments", inv.key, body, 201)
-	if err == nil && scenario == "mixed" {
-		*mine = append(*mine, str(cm, "id")+"|"+inv.key)
+	id, err := uuid.Parse(camp)
+	if err != nil {
+		return err
 	}
-	return err
+	cm, err := b.typed().CommitWithResponse(b.ctx, id, &client.CommitParams{IdempotencyKey: newKey()}, body, as(inv.key))
+	if err := answer("POST", "/v1/campaigns/"+camp+"/commitments", cm, err, 201); err != nil {
+		return err
+	}
+	if scenario == "mixed" {
+		*mine = append(*mine, cm.JSON201.Id.String()+"|"+inv.key)
+	}
+	return nil
 }
 
 func (b *bencher) cancel(ref string) error {

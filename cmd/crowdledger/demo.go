@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crowdledger/crowdledger/client"
 	"github.com/crowdledger/crowdledger/compliance"
 )
 
@@ -119,15 +120,18 @@ func mustInt(n int64) int64 {
 }
 
 func (d *demoClient) party(role, name string) (string, error) {
-	var p obj
+	var p *client.CreatePartyResponse
 	var err error
 	for try := 0; try < 5; try++ { // random numbers can collide with someone already registered
-		doc := obj{"type": "prc_resident_id", "number": newResidentID()}
-		entity := "individual"
+		in := client.NewParty{Role: client.NewPartyRole(role), Entity: "individual", Jurisdiction: "CN", Name: name,
+			Document: client.Document{Type: "prc_resident_id", Number: newResidentID()}}
 		if role == "issuer" {
-			doc, entity = obj{"type": "prc_uscc", "number": newUSCC()}, "institution"
+			in.Entity, in.Document = "institution", client.Document{Type: "prc_uscc", Number: newUSCC()}
 		}
-		p, err = d.call("POST", "/v1/parties", d.op, obj{"role": role, "entity": entity, "jurisdiction": "CN", "name": name, "document": doc}, 201)
+		p, err = d.typed().CreatePartyWithResponse(d.ctx, &client.CreatePartyParams{IdempotencyKey: newKey()}, in, as(d.op))
+		if err == nil {
+			err = answer("POST", "/v1/parties", p, nil, 201)
+		}
 		if err == nil || !strings.Contains(err.Error(), "party_exists") {
 			break
 		}
@@ -135,27 +139,49 @@ func (d *demoClient) party(role, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id := str(p, "id")
-	if _, err := d.call("POST", "/v1/parties/"+id+"/verification", d.co, obj{"status": "verified", "method": "video-kyc + bank card"}, 200); err != nil {
+	id := p.JSON201.Id
+	method := "video-kyc + bank card"
+	v, err := d.typed().VerifyPartyWithResponse(d.ctx, id, &client.VerifyPartyParams{IdempotencyKey: newKey()},
+		client.VerifyPartyJSONRequestBody{Status: "verified", Method: &method}, as(d.co))
+	if err := answer("POST", "/v1/parties/"+id.String()+"/verification", v, err, 200); err != nil {
 		return "", err
 	}
-	d.say("  registered %s %s, document %s, verified (实名认证)", role, str(p, "name"), str(p, "document_number"))
-	return id, nil
+	d.say("  registered %s %s, document %s, verified (实名认证)", role, p.JSON201.Name, p.JSON201.DocumentNumber)
+	return id.String(), nil
 }
 
 func (d *demoClient) key(role, subject string) (string, error) {
-	k, err := d.call("POST", "/v1/keys", d.op, obj{"role": role, "subject": subject, "name": "demo " + role}, 201)
-	return str(k, "key"), err
+	k, err := d.typed().CreateKeyWithResponse(d.ctx, &client.CreateKeyParams{IdempotencyKey: newKey()},
+		client.CreateKeyJSONRequestBody{Role: client.CreateKeyJSONBodyRole(role), Subject: &subject, Name: "demo " + role}, as(d.op))
+	if err := answer("POST", "/v1/keys", k, err, 201); err != nil {
+		return "", err
+	}
+	if k.JSON201.Key == nil {
+		return "", fmt.Errorf("POST /v1/keys: no key in the answer")
+	}
+	return *k.JSON201.Key, nil
 }
 
 func (d *demoClient) deposit(party, amount, ref string) error {
-	_, err := d.call("POST", "/v1/parties/"+party+"/deposits", d.op, obj{"amount": amount, "currency": "CNY", "bank_reference": ref}, 201)
-	return err
+	id, err := uuid.Parse(party)
+	if err != nil {
+		return err
+	}
+	r, err := d.typed().DepositWithResponse(d.ctx, id, &client.DepositParams{IdempotencyKey: newKey()},
+		client.DepositJSONRequestBody{Amount: amount, Currency: "CNY", BankReference: ref}, as(d.op))
+	return answer("POST", "/v1/parties/"+party+"/deposits", r, err, 201)
 }
 
 func (d *demoClient) available(party string) (string, error) {
-	w, err := d.call("GET", "/v1/parties/"+party+"/wallet?currency=CNY", d.op, nil, 200)
-	return str(w, "available"), err
+	id, err := uuid.Parse(party)
+	if err != nil {
+		return "", err
+	}
+	w, err := d.typed().GetWalletWithResponse(d.ctx, id, &client.GetWalletParams{Currency: "CNY"}, as(d.op))
+	if err := answer("GET", "/v1/parties/"+party+"/wallet", w, err, 200); err != nil {
+		return "", err
+	}
+	return w.JSON200.Available, nil
 }
 
 func (d *demoClient) expect(what, party, want string) error {
@@ -234,6 +260,38 @@ func (d *demoClient) run() error {
 		}
 	}
 	d.say("\nAll three stories played out; every balance matched. `crowdledger check` verifies the ledger's invariants.")
+	return d.whereToLook()
+}
+
+// whereToLook lists what the demo made, found the way a client finds it
+// (the campaign list and the event feed, through the generated client),
+// with the URLs to look at.
+func (d *demoClient) whereToLook() error {
+	limit := 10
+	page, err := d.typed().ListCampaignsWithResponse(d.ctx, &client.ListCampaignsParams{Limit: &limit}, as(d.op))
+	if err := answer("GET", "/v1/campaigns", page, err, 200); err != nil {
+		return err
+	}
+	d.say("\nWhat the demo made (newest first; the operator key sees every one):")
+	for _, c := range page.JSON200.Items {
+		d.say("  %-9s %-6s %-28s %s/v1/campaigns/%s", c.State, c.Kind, c.Title, d.base, c.Id)
+		d.say("  %9s commitments: %s/v1/commitments?campaign_id=%s   report: %s/v1/reports/campaigns/%s?format=csv", "", d.base, c.Id, d.base, c.Id)
+	}
+	after, events := "0", 0
+	for {
+		limit := 500
+		ev, err := d.typed().ListEventsWithResponse(d.ctx, &client.ListEventsParams{After: &after, Limit: &limit}, as(d.op))
+		if err := answer("GET", "/v1/events", ev, err, 200); err != nil {
+			return err
+		}
+		events += len(ev.JSON200.Items)
+		if ev.JSON200.NextCursor == after {
+			break
+		}
+		after = ev.JSON200.NextCursor
+	}
+	d.say("  %d events so far on the feed: %s/v1/events?after=0 (long-poll with &wait=20; subscribe a URL with POST /v1/webhooks)", events, d.base)
+	d.say("  the ledger's accounts: %s/v1/accounts   transfers: %s/v1/transfers   the audit trail: %s/v1/audit/verify", d.base, d.base, d.base)
 	return nil
 }
 

@@ -263,6 +263,11 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v", err)
 	}
+	// It ends with what it made, found through the lists and the feed:
+	// three campaigns, each with its URL.
+	if n := regexp.MustCompile(`http://\S+/v1/campaigns/[0-9a-f-]{36}\n`).FindAllString(out.String(), -1); len(n) != 3 || !strings.Contains(out.String(), "events so far on the feed") {
+		t.Errorf("the demo does not say where to look: %d campaign URLs", len(n))
+	}
 	out.Reset()
 	if err := run(ctx, []string{"crowdledger", "check"}, getenv, &out); err != nil {
 		t.Fatalf("check after the demo: %v\n%s", err, out.String())
