@@ -47,8 +47,8 @@ lint:
 
 # The OpenAPI document passes Redocly's recommended rules with no error.
 # The warnings kept (operation-4xx-response on /healthz, /readyz,
-# /openapi.yaml and /metrics, which take no input and answer no 4xx) are
-# listed in docs/api.md. Redocly CLI comes from the npm registry, pinned.
+# /openapi.yaml and /metrics; the localhost server) are explained in
+# docs/api.md. Redocly CLI comes from the npm registry, pinned.
 REDOCLY := @redocly/cli@2.77.0
 lint-openapi:
 	@out=$$(npx --yes $(REDOCLY) lint api/openapi.yaml --format=summary 2>&1); status=$$?; \

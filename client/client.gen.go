@@ -1992,7 +1992,7 @@ type NewCampaign struct {
 	FeeRate  *string             `json:"fee_rate,omitempty"`
 	Funding  *NewCampaignFunding `json:"funding,omitempty"`
 
-	// HardCap A positive decimal at most the currency's ISO 4217 minor unit; no exponent, no sign.
+	// HardCap The most the campaign takes. Absent: the target (a campaign takes no more than it asks for).
 	//
 	// Examples: 1234.50
 	HardCap        *Amount         `json:"hard_cap,omitempty"`
@@ -2011,9 +2011,11 @@ type NewCampaign struct {
 	// PricePerShare A positive decimal at most the currency's ISO 4217 minor unit; no exponent, no sign.
 	//
 	// Examples: 1234.50
-	PricePerShare *Amount   `json:"price_per_share,omitempty"`
-	RiskLevel     *int      `json:"risk_level,omitempty"`
-	StartsAt      time.Time `json:"starts_at"`
+	PricePerShare *Amount `json:"price_per_share,omitempty"`
+
+	// RiskLevel R1-R5; required for a reward campaign (422 without it); an equity campaign is always R5
+	RiskLevel *int      `json:"risk_level,omitempty"`
+	StartsAt  time.Time `json:"starts_at"`
 
 	// Target A positive decimal at most the currency's ISO 4217 minor unit; no exponent, no sign.
 	//
