@@ -64,10 +64,12 @@ test: lint tools
 	TEST_DATABASE_URL="$$url" REQUIRE_DB=1 $(GO) test -race -count=1 $(PKGS)
 
 # xmllint (Debian's libxml2-utils) validates camt.053 statements in the
-# tests; promtool (Debian's prometheus) checks the example alerting rules.
+# tests; promtool (Debian's prometheus) checks the example alerting rules;
+# jq and curl run the README's quick start (TestReadmeQuickStart).
 tools:
 	@missing=""; command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v jq >/dev/null || missing="$$missing jq"; command -v curl >/dev/null || missing="$$missing curl"; \
 	if [[ -n "$$missing" ]]; then sudo=""; [[ $$(id -u) -ne 0 ]] && sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 
