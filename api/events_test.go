@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crowdledger/crowdledger/auth"
+	"github.com/crowdledger/crowdledger/supervision"
 )
 
 // feed reads a key's whole event feed from the start (linking the audit
@@ -173,5 +174,41 @@ reconfirm:
 	}
 	if other, _ := s.feed(s.backerKeys[0]); count(other, "commitment.reconfirmation_required") != 0 {
 		t.Errorf("backer 0 told to reconfirm someone else's commitment: %v", other)
+	}
+}
+
+// TestAlertsAreRaisedOnceToStaffOnly: an alert (here a complaint whose
+// acknowledgement deadline passed) is raised as alert.raised once, for
+// staff and regulators; neither the complainant it names nor a frozen
+// investor hears of supervision through the feed.
+func TestAlertsAreRaisedOnceToStaffOnly(t *testing.T) {
+	t.Parallel()
+	s := newListStory(t)
+	ctx := context.Background()
+	if _, err := s.v.db.Pool.Exec(ctx, `UPDATE complaints SET ack_due = now() - interval '1 day'`); err != nil {
+		t.Fatal(err)
+	}
+	sup := supervision.New(s.v.db.Pool)
+	if n, err := sup.RaiseAlerts(ctx, supervision.DefaultAlertSettings); err != nil || n == 0 {
+		t.Fatalf("raised %d alerts: %v", n, err)
+	}
+	if n, err := sup.RaiseAlerts(ctx, supervision.DefaultAlertSettings); err != nil || n != 0 {
+		t.Errorf("raised %d alerts again: %v", n, err)
+	}
+	_, events := s.feed(s.v.key[auth.Regulator])
+	overdue := 0
+	for _, ev := range events {
+		if ev["type"] == "alert.raised" && ev["data"].(map[string]any)["kind"] == "complaint_ack_overdue" {
+			overdue++
+		}
+	}
+	if overdue != 1 {
+		t.Errorf("regulator sees %d overdue-complaint alerts, want 1", overdue)
+	}
+	for i, k := range s.backerKeys {
+		types, _ := s.feed(k)
+		if count(types, "alert.raised") != 0 || count(types, "freeze.placed") != 0 {
+			t.Errorf("backer %d hears of supervision: %v", i, types)
+		}
 	}
 }

@@ -74,6 +74,8 @@ func TypeOf(action string, facts map[string]any) string {
 		return "list_entry.ended"
 	case "ledger.entry.post":
 		return "entry.posted"
+	case "supervision.alert":
+		return "alert.raised"
 	}
 	return action
 }
@@ -95,11 +97,22 @@ type FeedScope struct {
 	Issuer    bool
 }
 
+// staffOnly are actions no investor or issuer is told of, even when the
+// event names them: supervision must not tip off its subject (a freeze, an
+// alert, a blacklisting, a spot check), and reads of personal data and key
+// administration are the platform's own.
+var staffOnly = []string{"supervision.freeze", "supervision.lift", "supervision.alert", "supervision.spot_check.", "registry.list.", "registry.pii.", "auth."}
+
 // Sees is the one rule for who sees an event, for the feed and for
 // webhooks alike.
 func (s FeedScope) Sees(e FeedEvent) bool {
 	if s.Party == nil {
 		return true
+	}
+	for _, p := range staffOnly {
+		if strings.HasPrefix(e.action, p) {
+			return false
+		}
 	}
 	me := s.Party.String()
 	for _, k := range []string{"investor_id", "backer_id", "complainant_id"} {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/crowdledger/crowdledger/internal/pg"
 )
 
 // AlertSettings are the thresholds alerts fire at; every one is a
@@ -91,4 +94,52 @@ func (s *Service) Alerts(ctx context.Context, set AlertSettings) ([]Alert, error
 		}
 	}
 	return out, nil
+}
+
+// stableDetail are the alert kinds whose detail names one thing for good (an
+// order, a complaint): each such alert is its own. Other kinds are one alert
+// per campaign and party, whatever their changing figures say.
+var stableDetail = map[string]bool{"late_delivery": true, "complaint_ack_overdue": true}
+
+// RaiseAlerts computes the alerts and raises, as an audit event (alert.raised
+// on the feed, to staff and regulators), each one not raised before: a
+// complaint's acknowledgement deadline passing, a delivery late, a campaign
+// whose close keeps failing. Every process may run it; the table's key
+// makes each alert raised once.
+func (s *Service) RaiseAlerts(ctx context.Context, set AlertSettings) (int, error) {
+	alerts, err := s.Alerts(ctx, set)
+	if err != nil || len(alerts) == 0 {
+		return 0, err
+	}
+	raised := 0
+	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		raised = 0
+		for _, a := range alerts {
+			key := a.Kind + "|" + a.CampaignID + "|" + a.PartyID
+			if stableDetail[a.Kind] {
+				key += "|" + a.Detail
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO alerts_raised (key, kind, campaign_id, party_id, detail) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (key) DO NOTHING`, key, a.Kind, a.CampaignID, a.PartyID, a.Detail)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				continue
+			}
+			var objects []string
+			for _, id := range []string{a.CampaignID, a.PartyID} {
+				if id != "" {
+					objects = append(objects, id)
+				}
+			}
+			if err := record(ctx, tx, "supervision.alert", objects, map[string]any{"kind": a.Kind, "detail": a.Detail,
+				"campaign_id": a.CampaignID, "party_id": a.PartyID}); err != nil {
+				return err
+			}
+			raised++
+		}
+		return nil
+	})
+	return raised, err
 }

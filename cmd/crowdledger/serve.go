@@ -170,6 +170,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		repeat(bgCtx, cfg.ChainInterval, func(ctx context.Context) { dispatchWebhooks(ctx, hooks, log, metrics) })
 	})
 	bg.Go(func() {
+		repeat(bgCtx, alertInterval, func(ctx context.Context) { raiseAlerts(ctx, supervisor, log, metrics) })
+	})
+	bg.Go(func() {
 		repeat(bgCtx, time.Hour, func(ctx context.Context) {
 			purgeIdempotencyKeys(ctx, keysStore, cfg.IdempotencyRetention, log, metrics)
 		})
@@ -270,6 +273,24 @@ func dispatchWebhooks(ctx context.Context, hooks *webhook.Service, log *zap.Logg
 	if _, err := hooks.Dispatch(ctx); err != nil && ctx.Err() == nil {
 		m.JobFailed("webhook_dispatch")
 		log.Warn("webhook dispatch", zap.Error(err))
+	}
+}
+
+// alertInterval is how often the alerts are computed to raise the new ones
+// as events: their queries scan the commitments, and a supervisor reading
+// the feed wants a new alert within a minute, not a second.
+const alertInterval = time.Minute
+
+// raiseAlerts raises each alert not raised before as an alert.raised event
+// (a complaint's acknowledgement overdue, a late delivery, ...). Every
+// process runs it; each alert is raised once (its key in alerts_raised).
+func raiseAlerts(ctx context.Context, sup *supervision.Service, log *zap.Logger, m *api.Metrics) {
+	n, err := sup.RaiseAlerts(ctx, supervision.DefaultAlertSettings)
+	if err != nil && ctx.Err() == nil {
+		m.JobFailed("alerts")
+		log.Warn("raise alerts", zap.Error(err))
+	} else if n > 0 {
+		log.Info("alerts raised", zap.Int("new", n))
 	}
 }
 
