@@ -85,7 +85,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "crowdledger_pending_expired_total", Help: "Pending transfers voided by the expiry sweep.",
 		}),
 		jobFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "crowdledger_background_failures_total", Help: "Rounds of a background job that failed, by job (pending_sweep, idempotency_purge, audit_chainer, scheduler).",
+			Name: "crowdledger_background_failures_total", Help: "Rounds of a background job that failed, by job (pending_sweep, idempotency_purge, audit_chainer, scheduler, webhook_dispatch, alerts).",
 		}, []string{"job"}),
 		failedCloses: map[uuid.UUID]bool{},
 		reg:          reg,
