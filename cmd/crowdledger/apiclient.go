@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"sync"
@@ -56,3 +59,34 @@ func answer(method, path string, r interface{ StatusCode() int }, err error, wan
 	}
 	return nil
 }
+
+// typedResult is a typed call's answer, kept for want.
+type typedResult struct {
+	r   interface{ StatusCode() int }
+	err error
+}
+
+// got takes a typed call's two results: got(c.OpWithResponse(...)).want(...).
+func got[R interface{ StatusCode() int }](r R, err error) typedResult { return typedResult{r, err} }
+
+// want checks the status and returns the JSON answer as obj, for the demo's
+// logic that reads a few fields of many answers.
+func (t typedResult) want(method, path string, status int) (obj, error) {
+	if err := answer(method, path, t.r, t.err, status); err != nil {
+		return nil, err
+	}
+	var o obj
+	_ = json.Unmarshal(reflect.ValueOf(t.r).Elem().FieldByName("Body").Bytes(), &o)
+	return o, nil
+}
+
+// uid is an id the service gave, as the client's UUID.
+func uid(s string) uuid.UUID { return uuid.MustParse(s) }
+
+// jsonBody is a request body written as a map, for the client's WithBody calls.
+func jsonBody(v any) io.Reader {
+	b, _ := json.Marshal(v)
+	return bytes.NewReader(b)
+}
+
+const jsonCT = "application/json"

@@ -121,13 +121,13 @@ type benchInvestor struct {
 
 func (b *bencher) setup(scenario string, investors, campaigns int) error {
 	if scenario == "ledger" {
-		bank, err := b.call("POST", "/v1/accounts", b.op, obj{"currency": "CNY", "code": "custody_bank"}, 201)
+		bank, err := got(b.typed().CreateAccountWithBodyWithResponse(b.ctx, &client.CreateAccountParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(obj{"currency": "CNY", "code": "custody_bank"}), as(b.op))).want("POST", "/v1/accounts", 201)
 		if err != nil {
 			return err
 		}
 		b.accounts = append(b.accounts, str(bank, "id"))
 		for i := 0; i < 64; i++ {
-			a, err := b.call("POST", "/v1/accounts", b.op, obj{"currency": "CNY", "code": "campaign_escrow"}, 201)
+			a, err := got(b.typed().CreateAccountWithBodyWithResponse(b.ctx, &client.CreateAccountParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(obj{"currency": "CNY", "code": "campaign_escrow"}), as(b.op))).want("POST", "/v1/accounts", 201)
 			if err != nil {
 				return err
 			}
@@ -202,7 +202,7 @@ func (b *bencher) setupEquity(followers int) error {
 	if b.ack, err = b.riskDisclosure(lead.key, "CN-2015"); err != nil {
 		return err
 	}
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/commitments", lead.key, obj{"shares": 10000, "risk_disclosure": b.ack}, 201); err != nil {
+	if _, err := b.commit(lead.key, id, obj{"shares": 10000, "risk_disclosure": b.ack}, 201); err != nil {
 		return fmt.Errorf("the lead's commitment: %w", err)
 	}
 	b.invs = make([]benchInvestor, followers)
@@ -241,16 +241,16 @@ func (b *bencher) open(spec obj) (string, error) {
 	now := time.Now().UTC()
 	spec["issuer_id"], spec["pack"], spec["currency"], spec["hard_cap"] = b.issuer, "CN-2015", "CNY", "999999999.00"
 	spec["starts_at"], spec["deadline"] = now.Add(-time.Second).Format(time.RFC3339Nano), now.Add(24*time.Hour).Format(time.RFC3339Nano)
-	c, err := b.call("POST", "/v1/campaigns", b.issuerKey, spec, 201)
+	c, err := got(b.typed().CreateCampaignWithBodyWithResponse(b.ctx, &client.CreateCampaignParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(spec), as(b.issuerKey))).want("POST", "/v1/campaigns", 201)
 	if err != nil {
 		return "", err
 	}
 	id := str(c, "id")
-	if _, err := b.call("POST", "/v1/campaigns/"+id+"/submit", b.issuerKey, obj{"disclosures": []obj{{"title": "说明", "kind": "business_plan",
-		"document_hash": strings.Repeat("ab", 32)}}}, 200); err != nil {
+	if _, err := got(b.typed().SubmitCampaignWithBodyWithResponse(b.ctx, uid(id), &client.SubmitCampaignParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(obj{"disclosures": []obj{{
+		"title": "说明", "kind": "business_plan", "document_hash": strings.Repeat("ab", 32)}}}), as(b.issuerKey))).want("POST", "/v1/campaigns/"+id+"/submit", 200); err != nil {
 		return "", err
 	}
-	_, err = b.call("POST", "/v1/campaigns/"+id+"/approve", b.co, nil, 200)
+	_, err = got(b.typed().ApproveCampaignWithResponse(b.ctx, uid(id), &client.ApproveCampaignParams{IdempotencyKey: newKey()}, as(b.co))).want("POST", "/v1/campaigns/"+id+"/approve", 200)
 	return id, err
 }
 
@@ -467,8 +467,8 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 	case "ledger":
 		from := b.accounts[0]
 		to := b.accounts[1+c%(len(b.accounts)-1)]
-		_, err := b.call("POST", "/v1/transfers", b.op, obj{"kind": "posted", "debit_account_id": from, "credit_account_id": to,
-			"amount": "0.01", "currency": "CNY", "code": "deposit"}, 201)
+		_, err := got(b.typed().CreateTransferWithBodyWithResponse(b.ctx, &client.CreateTransferParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(obj{"kind": "posted",
+			"debit_account_id": from, "credit_account_id": to, "amount": "0.01", "currency": "CNY", "code": "deposit"}), as(b.op))).want("POST", "/v1/transfers", 201)
 		return err
 	case "mixed":
 		switch p := rng.IntN(100); {
@@ -480,7 +480,7 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 			inv := b.invs[rng.IntN(len(b.invs))]
 			return b.deposit(inv.id, "10.00", fmt.Sprintf("BENCH-%d-%d", c, b.nextRef.Add(1)))
 		case p < 20:
-			_, err := b.call("GET", "/v1/campaigns/"+b.campaigns[rng.IntN(len(b.campaigns))], b.reg, nil, 200)
+			_, err := b.getCampaign(b.campaigns[rng.IntN(len(b.campaigns))], b.reg)
 			return err
 		}
 	}
@@ -510,7 +510,7 @@ func (b *bencher) op1(scenario string, c, i int, rng *rand.Rand, mine *[]string)
 
 func (b *bencher) cancel(ref string) error {
 	id, key, _ := strings.Cut(ref, "|")
-	_, err := b.call("POST", "/v1/commitments/"+id+"/cancel", key, nil, 200)
+	_, err := got(b.typed().CancelCommitmentWithResponse(b.ctx, uid(id), &client.CancelCommitmentParams{IdempotencyKey: newKey()}, as(key))).want("POST", "/v1/commitments/"+id+"/cancel", 200)
 	return err
 }
 
@@ -543,7 +543,7 @@ func pgbench(ctx context.Context, url string, clients int, d time.Duration) (flo
 func (b *bencher) feedHead() (string, error) {
 	after := "0"
 	for {
-		page, err := b.call("GET", "/v1/events?limit=500&after="+after, b.op, nil, 200)
+		page, err := b.events(after, 0)
 		if err != nil {
 			return "", err
 		}
@@ -566,7 +566,7 @@ func (b *bencher) followEvents(after string, stop <-chan struct{}) []time.Durati
 			return lags
 		default:
 		}
-		page, err := b.call("GET", "/v1/events?wait=2&limit=500&after="+after, b.op, nil, 200)
+		page, err := b.events(after, 2)
 		if err != nil {
 			fmt.Fprintf(b.out, "  event feed: %v\n", err)
 			time.Sleep(100 * time.Millisecond)
@@ -593,4 +593,15 @@ func printLags(out io.Writer, lags []time.Duration) {
 		return lags[min(len(lags)-1, int(float64(len(lags))*p))].Round(time.Millisecond)
 	}
 	fmt.Fprintf(out, "event feed lag (write to reader): %d events, p50 %s, p99 %s, max %s\n", len(lags), at(0.5), at(0.99), at(1))
+}
+
+func (b *bencher) getCampaign(id, key string) (obj, error) {
+	return got(b.typed().GetCampaignWithResponse(b.ctx, uid(id), as(key))).want("GET", "/v1/campaigns/"+id, 200)
+}
+
+// events reads a page of the event feed as the operator, waiting up to wait seconds.
+func (b *bencher) events(after string, wait int) (obj, error) {
+	limit := 500
+	return got(b.typed().ListEventsWithResponse(b.ctx, &client.ListEventsParams{After: &after, Wait: &wait, Limit: &limit}, as(b.op))).
+		want("GET", "/v1/events?after="+after, 200)
 }

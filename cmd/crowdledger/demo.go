@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -58,37 +56,6 @@ type demoClient struct {
 type obj = map[string]any
 
 func (d *demoClient) say(format string, a ...any) { fmt.Fprintf(d.out, format+"\n", a...) }
-
-func (d *demoClient) call(method, path, key string, body any, want int) (obj, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(d.ctx, method, d.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if method == http.MethodPost {
-		req.Header.Set("Idempotency-Key", uuid.NewString())
-	}
-	resp, err := d.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var o obj
-	_ = json.Unmarshal(raw, &o)
-	if resp.StatusCode != want {
-		return o, fmt.Errorf("%s %s: got %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-	}
-	return o, nil
-}
 
 func str(o obj, k string) string { s, _ := o[k].(string); return s }
 
@@ -197,7 +164,7 @@ func (d *demoClient) expect(what, party, want string) error {
 }
 
 func (d *demoClient) balance(account string) (string, error) {
-	b, err := d.call("GET", "/v1/accounts/"+account+"/balance", d.op, nil, 200)
+	b, err := got(d.typed().GetBalanceWithResponse(d.ctx, uid(account), &client.GetBalanceParams{}, as(d.op))).want("GET", "/v1/accounts/"+account+"/balance", 200)
 	if err != nil {
 		return "", err
 	}
@@ -210,16 +177,16 @@ func (d *demoClient) launch(issuerKey string, spec obj) (obj, error) {
 	now := time.Now().UTC()
 	spec["starts_at"] = now.Add(-time.Second).Format(time.RFC3339Nano)
 	spec["deadline"] = now.Add(d.wait).Format(time.RFC3339Nano)
-	c, err := d.call("POST", "/v1/campaigns", issuerKey, spec, 201)
+	c, err := got(d.typed().CreateCampaignWithBodyWithResponse(d.ctx, &client.CreateCampaignParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(spec), as(issuerKey))).want("POST", "/v1/campaigns", 201)
 	if err != nil {
 		return nil, err
 	}
 	id := str(c, "id")
-	if _, err := d.call("POST", "/v1/campaigns/"+id+"/submit", issuerKey, obj{"disclosures": []obj{{"title": "商业计划书与风险揭示书", "kind": "business_plan",
-		"document_hash": strings.Repeat("5a", 32)}}}, 200); err != nil {
+	if _, err := got(d.typed().SubmitCampaignWithBodyWithResponse(d.ctx, uid(id), &client.SubmitCampaignParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(obj{"disclosures": []obj{{
+		"title": "商业计划书与风险揭示书", "kind": "business_plan", "document_hash": strings.Repeat("5a", 32)}}}), as(issuerKey))).want("POST", "/v1/campaigns/"+id+"/submit", 200); err != nil {
 		return nil, err
 	}
-	c, err = d.call("POST", "/v1/campaigns/"+id+"/approve", d.co, nil, 200)
+	c, err = got(d.typed().ApproveCampaignWithResponse(d.ctx, uid(id), &client.ApproveCampaignParams{IdempotencyKey: newKey()}, as(d.co))).want("POST", "/v1/campaigns/"+id+"/approve", 200)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +198,7 @@ func (d *demoClient) launch(issuerKey string, spec obj) (obj, error) {
 func (d *demoClient) awaitState(id, want string) (obj, error) {
 	deadline := time.Now().Add(d.wait + 30*time.Second)
 	for {
-		c, err := d.call("GET", "/v1/campaigns/"+id, d.op, nil, 200)
+		c, err := got(d.typed().GetCampaignWithResponse(d.ctx, uid(id), as(d.op))).want("GET", "/v1/campaigns/"+id, 200)
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +293,7 @@ func (d *demoClient) rewardSuccess() error {
 			return err
 		}
 		backerKeys[p] = bk
-		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", bk, obj{"tier": b.tier, "quantity": 1}, 201)
+		cm, err := d.commit(bk, id, obj{"tier": b.tier, "quantity": 1}, 201)
 		if err != nil {
 			return err
 		}
@@ -353,7 +320,7 @@ func (d *demoClient) rewardSuccess() error {
 // one after-sales refund paid out of it.
 func (d *demoClient) deliverAndDisburse(id, issuer, ik string, backerKeys map[string]string) error {
 	disburse := func(what, want string) error {
-		r, err := d.call("GET", "/v1/campaigns/"+id+"/release", d.op, nil, 200)
+		r, err := got(d.typed().CampaignReleaseWithResponse(d.ctx, uid(id), as(d.op))).want("GET", "/v1/campaigns/"+id+"/release", 200)
 		if err != nil {
 			return err
 		}
@@ -362,11 +329,12 @@ func (d *demoClient) deliverAndDisburse(id, issuer, ik string, backerKeys map[st
 		if str(r, "releasable") != want {
 			return fmt.Errorf("releasable %s, expected %s", str(r, "releasable"), want)
 		}
-		ds, err := d.call("POST", "/v1/campaigns/"+id+"/disbursements", d.op, obj{"amount": want, "currency": "CNY"}, 201)
+		ds, err := got(d.typed().RequestDisbursementWithBodyWithResponse(d.ctx, uid(id), &client.RequestDisbursementParams{IdempotencyKey: newKey()}, jsonCT,
+			jsonBody(obj{"amount": want, "currency": "CNY"}), as(d.op))).want("POST", "/v1/campaigns/"+id+"/disbursements", 201)
 		if err != nil {
 			return err
 		}
-		if _, err := d.call("POST", "/v1/disbursements/"+str(ds, "id")+"/approve", d.co, nil, 200); err != nil {
+		if _, err := got(d.typed().ApproveDisbursementWithResponse(d.ctx, uid(str(ds, "id")), &client.ApproveDisbursementParams{IdempotencyKey: newKey()}, as(d.co))).want("POST", "/v1/disbursements/"+str(ds, "id")+"/approve", 200); err != nil {
 			return err
 		}
 		d.say("  disbursed %s CNY to the issuer (asked by operations, approved by compliance)", want)
@@ -376,17 +344,18 @@ func (d *demoClient) deliverAndDisburse(id, issuer, ik string, backerKeys map[st
 	if err := disburse("at settlement", "241.31"); err != nil {
 		return err
 	}
-	orders, err := d.call("GET", "/v1/campaigns/"+id+"/orders", ik, nil, 200)
+	orders, err := got(d.typed().ListCampaignOrdersWithResponse(d.ctx, uid(id), &client.ListCampaignOrdersParams{}, as(ik))).want("GET", "/v1/campaigns/"+id+"/orders", 200)
 	if err != nil {
 		return err
 	}
 	var first string
 	for i, o := range orders["items"].([]any) {
 		o := o.(map[string]any)
-		if _, err := d.call("POST", "/v1/orders/"+str(o, "id")+"/ship", ik, obj{"carrier": "顺丰", "tracking": fmt.Sprintf("SF%010d", i+1)}, 200); err != nil {
+		if _, err := got(d.typed().ShipOrderWithBodyWithResponse(d.ctx, uid(str(o, "id")), &client.ShipOrderParams{IdempotencyKey: newKey()}, jsonCT,
+			jsonBody(obj{"carrier": "顺丰", "tracking": fmt.Sprintf("SF%010d", i+1)}), as(ik))).want("POST", "/v1/orders/"+str(o, "id")+"/ship", 200); err != nil {
 			return err
 		}
-		if _, err := d.call("POST", "/v1/orders/"+str(o, "id")+"/confirm", backerKeys[str(o, "backer_id")], nil, 200); err != nil {
+		if _, err := got(d.typed().ConfirmOrderWithResponse(d.ctx, uid(str(o, "id")), &client.ConfirmOrderParams{IdempotencyKey: newKey()}, as(backerKeys[str(o, "backer_id")]))).want("POST", "/v1/orders/"+str(o, "id")+"/confirm", 200); err != nil {
 			return err
 		}
 		if i == 0 {
@@ -397,10 +366,11 @@ func (d *demoClient) deliverAndDisburse(id, issuer, ik string, backerKeys map[st
 	if err := disburse("after delivery", "301.62"); err != nil {
 		return err
 	}
-	if _, err := d.call("POST", "/v1/orders/"+first+"/refund", d.co, obj{"amount": "50.00", "reason": "售后: 包装破损"}, 200); err != nil {
+	if _, err := got(d.typed().RefundOrderWithBodyWithResponse(d.ctx, uid(first), &client.RefundOrderParams{IdempotencyKey: newKey()}, jsonCT,
+		jsonBody(obj{"amount": "50.00", "reason": "售后: 包装破损"}), as(d.co))).want("POST", "/v1/orders/"+first+"/refund", 200); err != nil {
 		return err
 	}
-	pay, err := d.call("GET", "/v1/campaigns/"+id+"/release", d.op, nil, 200)
+	pay, err := got(d.typed().CampaignReleaseWithResponse(d.ctx, uid(id), as(d.op))).want("GET", "/v1/campaigns/"+id+"/release", 200)
 	if err != nil {
 		return err
 	}
@@ -438,7 +408,7 @@ func (d *demoClient) rewardFailure() error {
 			return err
 		}
 		bk, _ := d.key("investor", p)
-		if _, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", bk, obj{"tier": "pack", "quantity": 2 + i}, 201); err != nil {
+		if _, err := d.commit(bk, id, obj{"tier": "pack", "quantity": 2 + i}, 201); err != nil {
 			return err
 		}
 		d.say("  %s pledges %d x 33.33 CNY", name, 2+i)
@@ -463,14 +433,14 @@ func (d *demoClient) qualify(p string, assets string) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := d.call("POST", "/v1/parties/"+p+"/qualification", k, obj{"pack": "CN-2015", "profile": obj{"entity": "individual",
-		"financial_assets": assets, "annual_income": "200000.00", "risk_answers": []int{4, 4, 4, 3, 4}, "investment_years": 8, "exits": 3}}, 201)
+	q, err := got(d.typed().QualifyWithBodyWithResponse(d.ctx, uid(p), &client.QualifyParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(obj{"pack": "CN-2015", "profile": obj{"entity": "individual",
+		"financial_assets": assets, "annual_income": "200000.00", "risk_answers": []int{4, 4, 4, 3, 4}, "investment_years": 8, "exits": 3}}), as(k))).want("POST", "/v1/parties/"+p+"/qualification", 201)
 	if err != nil {
 		return nil, err
 	}
 	statement := sha256.Sum256([]byte("bank statement of " + p))
-	if _, err := d.call("POST", "/v1/qualifications/"+str(q, "id")+"/approve", d.co,
-		obj{"evidence": []obj{{"kind": "bank statement", "document_hash": hex.EncodeToString(statement[:])}}}, 200); err != nil {
+	if _, err := got(d.typed().ApproveQualificationWithBodyWithResponse(d.ctx, uid(str(q, "id")), &client.ApproveQualificationParams{IdempotencyKey: newKey()}, jsonCT,
+		jsonBody(obj{"evidence": []obj{{"kind": "bank statement", "document_hash": hex.EncodeToString(statement[:])}}}), as(d.co))).want("POST", "/v1/qualifications/"+str(q, "id")+"/approve", 200); err != nil {
 		return nil, fmt.Errorf("approve the qualification: %w", err)
 	}
 	return q, nil
@@ -509,7 +479,7 @@ func (d *demoClient) equity() error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", lk, obj{"shares": 2000, "risk_disclosure": ack}, 201); err != nil {
+	if _, err := d.commit(lk, id, obj{"shares": 2000, "risk_disclosure": ack}, 201); err != nil {
 		return err
 	}
 	d.say("  every commitment acknowledges the risk disclosure letter (投资风险揭示书) by its SHA-256 %s…", ack[:12])
@@ -532,7 +502,7 @@ func (d *demoClient) equity() error {
 	}
 	var cms []obj
 	for i, shares := range []int{4000, 4000, 1000} {
-		cm, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", fkeys[i], obj{"shares": shares, "risk_disclosure": ack}, 201)
+		cm, err := d.commit(fkeys[i], id, obj{"shares": shares, "risk_disclosure": ack}, 201)
 		if err != nil {
 			return err
 		}
@@ -550,7 +520,7 @@ func (d *demoClient) equity() error {
 		return err
 	}
 	pk, _ := d.key("investor", poor)
-	refused, err := d.call("POST", "/v1/campaigns/"+id+"/commitments", pk, obj{"shares": 1000, "risk_disclosure": ack}, 422)
+	refused, err := d.commit(pk, id, obj{"shares": 1000, "risk_disclosure": ack}, 422)
 	if err != nil {
 		return err
 	}
@@ -567,7 +537,7 @@ func (d *demoClient) equity() error {
 		}
 		d.say("%s", line)
 	}
-	if _, err := d.call("POST", "/v1/commitments/"+str(cms[2], "id")+"/cancel", fkeys[2], nil, 200); err != nil {
+	if _, err := got(d.typed().CancelCommitmentWithResponse(d.ctx, uid(str(cms[2], "id")), &client.CancelCommitmentParams{IdempotencyKey: newKey()}, as(fkeys[2]))).want("POST", "/v1/commitments/"+str(cms[2], "id")+"/cancel", 200); err != nil {
 		return err
 	}
 	d.say("  孙跟投 cancels within the cooling-off window: the pending transfer is voided")
@@ -585,7 +555,7 @@ func (d *demoClient) equity() error {
 	if !strings.HasPrefix(pay, "970000.00 in") {
 		return fmt.Errorf("issuer payable %s, expected 970000.00 in", pay)
 	}
-	table, err := d.call("GET", "/v1/campaigns/"+id+"/cap-table", d.op, nil, 200)
+	table, err := got(d.typed().CapTableWithResponse(d.ctx, uid(id), as(d.op))).want("GET", "/v1/campaigns/"+id+"/cap-table", 200)
 	if err != nil {
 		return err
 	}
@@ -602,7 +572,8 @@ func (d *demoClient) equity() error {
 		return err
 	}
 	for _, dist := range []struct{ amount, kind string }{{"800000.01", "dividend"}, {"500000.00", "exit"}} {
-		dd, err := d.call("POST", "/v1/campaigns/"+id+"/distributions", ik, obj{"amount": dist.amount, "currency": "CNY", "kind": dist.kind}, 201)
+		dd, err := got(d.typed().DistributeWithBodyWithResponse(d.ctx, uid(id), &client.DistributeParams{IdempotencyKey: newKey()}, jsonCT,
+			jsonBody(obj{"amount": dist.amount, "currency": "CNY", "kind": dist.kind}), as(ik))).want("POST", "/v1/campaigns/"+id+"/distributions", 201)
 		if err != nil {
 			return err
 		}
@@ -622,9 +593,16 @@ func (d *demoClient) equity() error {
 // riskDisclosure reads the pack's risk disclosure letter, as an investor's
 // app shows it, and returns the hash the investor acknowledges.
 func (d *demoClient) riskDisclosure(key, pack string) (string, error) {
-	l, err := d.call("GET", "/v1/packs/"+pack+"/risk-disclosure", key, nil, 200)
+	l, err := got(d.typed().RiskDisclosureWithResponse(d.ctx, pack, as(key))).want("GET", "/v1/packs/"+pack+"/risk-disclosure", 200)
 	if err != nil {
 		return "", err
 	}
 	return str(l, "sha256"), nil
+}
+
+// commit is a commitment through the typed client, its body written as a
+// map (a reward pledge or an equity subscription).
+func (d *demoClient) commit(key, campaign string, body obj, want int) (obj, error) {
+	return got(d.typed().CommitWithBodyWithResponse(d.ctx, uid(campaign), &client.CommitParams{IdempotencyKey: newKey()}, jsonCT, jsonBody(body), as(key))).
+		want("POST", "/v1/campaigns/"+campaign+"/commitments", want)
 }
