@@ -101,3 +101,13 @@ func (s *server) exportAudit(c echo.Context) error {
 	}
 	return s.stream(c, "application/jsonl", func(w io.Writer) error { return s.Audit.Export(ctx, w, from, to) })
 }
+
+// auditHead shows the chain's last position and its latest signed
+// checkpoint, with the key that signed it.
+func (s *server) auditHead(c echo.Context) error {
+	h, err := s.Audit.Head(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h)
+}

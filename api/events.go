@@ -33,10 +33,19 @@ const eventPoll = 100 * time.Millisecond
 func (s *server) listEvents(c echo.Context) error {
 	q := newListQuery(c, "after", "wait", "type")
 	after := int64(0)
-	if raw := c.QueryParam("after"); raw != "" {
+	ctx := c.Request().Context()
+	if raw := c.QueryParam("after"); raw == "latest" {
+		// A reader that wants only what happens from now on (a page
+		// showing live figures) starts at the chain's head.
+		head, err := s.Audit.HeadPos(ctx)
+		if err != nil {
+			return err
+		}
+		after = head
+	} else if raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 0 {
-			return problem(http.StatusBadRequest, "invalid_cursor", "after", "after must be a next_cursor value from an earlier page, or 0")
+			return problem(http.StatusBadRequest, "invalid_cursor", "after", "after must be a next_cursor value from an earlier page, 0 or latest")
 		}
 		after = n
 	}
@@ -59,7 +68,6 @@ func (s *server) listEvents(c echo.Context) error {
 	if limit == 0 {
 		limit = 100
 	}
-	ctx := c.Request().Context()
 	scope, err := FeedScopeOf(ctx, s.Campaigns, owner(c))
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,12 +124,18 @@ func TestEventFeedLongPoll(t *testing.T) {
 	t.Parallel()
 	s := newListStory(t)
 	v := s.v
-	_, events := s.feed(s.backerKeys[2])
-	head := strings.TrimPrefix(events[len(events)-1]["id"].(string), "evt_")
 	orders := s.walk(s.backerKeys[2], "/v1/orders", 10)
+	// after=latest starts at the chain's head: nothing of the past, and a
+	// cursor at least as far as the last event the reader could see.
+	_, events := s.feed(s.backerKeys[2])
+	seen, _ := strconv.ParseInt(strings.TrimPrefix(events[len(events)-1]["id"].(string), "evt_"), 10, 64)
+	now := v.must(200, req{method: "GET", path: "/v1/events?after=latest", key: s.backerKeys[2]})
+	if cur, _ := strconv.ParseInt(now.str("next_cursor"), 10, 64); len(now.Body["items"].([]any)) != 0 || cur < seen {
+		t.Errorf("after=latest answered %s, the reader's last event is %d", now.Raw, seen)
+	}
 	got := make(chan []string, 1)
 	go func() {
-		r := v.do(req{method: "GET", path: "/v1/events?wait=10&after=" + head, key: s.backerKeys[2]})
+		r := v.do(req{method: "GET", path: "/v1/events?wait=10&after=latest", key: s.backerKeys[2]})
 		var types []string
 		for _, it := range r.Body["items"].([]any) {
 			types = append(types, it.(map[string]any)["type"].(string))
@@ -154,10 +161,10 @@ func TestEventFeedLongPoll(t *testing.T) {
 	}
 reconfirm:
 	// A material change asks every live commitment's investor to reconfirm.
-	now := v.clock.Load()
+	clock := v.clock.Load()
 	c := v.must(201, req{method: "POST", path: "/v1/campaigns", key: s.issuerKey, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":"第二批","risk_level":1,
 		"target":"100.00","hard_cap":"1500.00","fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":"99.00"}]}`,
-		s.issuer, now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
+		s.issuer, clock.Add(-time.Minute).Format(time.RFC3339), clock.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + c + "/submit", key: s.issuerKey, body: `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"` + strings.Repeat("cd", 32) + `"}]}`})
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + c + "/approve", key: v.key[auth.Compliance]})
 	cm := v.must(201, req{method: "POST", path: "/v1/campaigns/" + c + "/commitments", key: s.backerKeys[1], body: `{"tier":"box","quantity":1}`}).str("id")

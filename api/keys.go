@@ -151,3 +151,11 @@ func (s *server) listKeys(c echo.Context) error {
 	}
 	return writePage(c, p, toKey)
 }
+
+// me says who the presented key is: its role, the party or staff member it
+// acts for, and its name. A client (the console) shows what the role may
+// use from it; the routes still decide.
+func (s *server) me(c echo.Context) error {
+	p := principal(c)
+	return c.JSON(http.StatusOK, map[string]string{"key_id": p.KeyID.String(), "role": string(p.Role), "subject": p.Subject, "name": p.Name})
+}

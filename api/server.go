@@ -193,6 +193,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/commitments", []auth.Role{auth.Investor, auth.Operator}, s.commit)
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/cap-table", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.capTable)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/distributions", issuerSide, s.distribute)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/fund-flows", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.campaignFundFlows)
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/release", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.campaignRelease)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/disbursements", []auth.Role{auth.Operator}, s.requestDisbursement)
 	s.route(e, http.MethodPost, "/v1/disbursements/:id/approve", []auth.Role{auth.Compliance}, s.approveDisbursement)
@@ -211,6 +212,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/parties/:id/withdrawals", []auth.Role{auth.Operator}, s.withdraw)
 	s.route(e, http.MethodGet, "/v1/parties/:id/wallet", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Regulator}, s.getWallet)
 
+	s.route(e, http.MethodGet, "/v1/me", everyone, s.me)
 	s.route(e, http.MethodPost, "/v1/keys", []auth.Role{auth.Operator, auth.Compliance}, s.createKey)
 	s.route(e, http.MethodGet, "/v1/keys", []auth.Role{auth.Operator, auth.Compliance}, s.listKeys)
 	s.route(e, http.MethodGet, "/v1/key-grants", []auth.Role{auth.Compliance}, s.listKeyGrants)
@@ -244,6 +246,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/webhooks/:id/disable", everyRole, s.needWebhooks(s.disableWebhook))
 	s.route(e, http.MethodGet, "/v1/webhooks/:id/deliveries", everyRole, s.needWebhooks(s.listDeliveries))
 	s.route(e, http.MethodPost, "/v1/webhooks/:id/deliveries/:delivery/redeliver", everyRole, s.needWebhooks(s.redeliver))
+	s.route(e, http.MethodGet, "/v1/audit/head", []auth.Role{auth.Regulator}, s.needAudit(s.auditHead))
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))
 	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.exportAudit))
 	return e, s.routes

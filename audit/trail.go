@@ -483,3 +483,41 @@ func (t *Trail) Lag(ctx context.Context) (LagStatus, error) {
 	}
 	return st, nil
 }
+
+// Head is the chain's state at a glance: its last position and the latest
+// signed checkpoint (nil before the first), what a regulator compares with
+// an offline copy.
+type Head struct {
+	Pos        int64       `json:"pos"`
+	Checkpoint *Checkpoint `json:"checkpoint"`
+}
+
+// HeadPos reads the chain's last position (0 for an empty chain).
+func (t *Trail) HeadPos(ctx context.Context) (int64, error) {
+	var pos int64
+	if err := t.db.QueryRow(ctx, `SELECT coalesce(max(pos), 0) FROM audit_chain`).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("audit chain head: %w", err)
+	}
+	return pos, nil
+}
+
+// Head reads the chain's last position and its latest checkpoint.
+func (t *Trail) Head(ctx context.Context) (Head, error) {
+	var h Head
+	var err error
+	if h.Pos, err = t.HeadPos(ctx); err != nil {
+		return h, err
+	}
+	var cp Checkpoint
+	err = t.db.QueryRow(ctx, `SELECT pos, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY signed_at DESC, pos DESC LIMIT 1`).
+		Scan(&cp.Pos, &cp.Hash, &cp.SignedAt, &cp.KeyID, &cp.Signature)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return h, nil
+	case err != nil:
+		return h, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	cp.SignedAt = cp.SignedAt.UTC()
+	h.Checkpoint = &cp
+	return h, nil
+}

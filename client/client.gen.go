@@ -356,22 +356,70 @@ func (e DisbursementState) Valid() bool {
 
 // Defines values for DocumentType.
 const (
-	Other         DocumentType = "other"
-	Passport      DocumentType = "passport"
-	PrcResidentId DocumentType = "prc_resident_id"
-	PrcUscc       DocumentType = "prc_uscc"
+	DocumentTypeOther         DocumentType = "other"
+	DocumentTypePassport      DocumentType = "passport"
+	DocumentTypePrcResidentId DocumentType = "prc_resident_id"
+	DocumentTypePrcUscc       DocumentType = "prc_uscc"
 )
 
 // Valid indicates whether the value is a known member of the DocumentType enum.
 func (e DocumentType) Valid() bool {
 	switch e {
-	case Other:
+	case DocumentTypeOther:
 		return true
-	case Passport:
+	case DocumentTypePassport:
 		return true
-	case PrcResidentId:
+	case DocumentTypePrcResidentId:
 		return true
-	case PrcUscc:
+	case DocumentTypePrcUscc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlowNode.
+const (
+	FlowNodeCarry         FlowNode = "carry"
+	FlowNodeDistributions FlowNode = "distributions"
+	FlowNodeEscrow        FlowNode = "escrow"
+	FlowNodeEscrowHeld    FlowNode = "escrow_held"
+	FlowNodeInvestors     FlowNode = "investors"
+	FlowNodeIssuerWallet  FlowNode = "issuer_wallet"
+	FlowNodeOther         FlowNode = "other"
+	FlowNodePayable       FlowNode = "payable"
+	FlowNodePayableHeld   FlowNode = "payable_held"
+	FlowNodePlatformFee   FlowNode = "platform_fee"
+	FlowNodeRefunds       FlowNode = "refunds"
+	FlowNodeReleased      FlowNode = "released"
+)
+
+// Valid indicates whether the value is a known member of the FlowNode enum.
+func (e FlowNode) Valid() bool {
+	switch e {
+	case FlowNodeCarry:
+		return true
+	case FlowNodeDistributions:
+		return true
+	case FlowNodeEscrow:
+		return true
+	case FlowNodeEscrowHeld:
+		return true
+	case FlowNodeInvestors:
+		return true
+	case FlowNodeIssuerWallet:
+		return true
+	case FlowNodeOther:
+		return true
+	case FlowNodePayable:
+		return true
+	case FlowNodePayableHeld:
+		return true
+	case FlowNodePlatformFee:
+		return true
+	case FlowNodeRefunds:
+		return true
+	case FlowNodeReleased:
 		return true
 	default:
 		return false
@@ -1185,6 +1233,33 @@ func (e AddListEntryJSONBodyList) Valid() bool {
 	}
 }
 
+// Defines values for GetMe200JSONResponseBodyRole.
+const (
+	GetMe200JSONResponseBodyRoleCompliance GetMe200JSONResponseBodyRole = "compliance"
+	GetMe200JSONResponseBodyRoleInvestor   GetMe200JSONResponseBodyRole = "investor"
+	GetMe200JSONResponseBodyRoleIssuer     GetMe200JSONResponseBodyRole = "issuer"
+	GetMe200JSONResponseBodyRoleOperator   GetMe200JSONResponseBodyRole = "operator"
+	GetMe200JSONResponseBodyRoleRegulator  GetMe200JSONResponseBodyRole = "regulator"
+)
+
+// Valid indicates whether the value is a known member of the GetMe200JSONResponseBodyRole enum.
+func (e GetMe200JSONResponseBodyRole) Valid() bool {
+	switch e {
+	case GetMe200JSONResponseBodyRoleCompliance:
+		return true
+	case GetMe200JSONResponseBodyRoleInvestor:
+		return true
+	case GetMe200JSONResponseBodyRoleIssuer:
+		return true
+	case GetMe200JSONResponseBodyRoleOperator:
+		return true
+	case GetMe200JSONResponseBodyRoleRegulator:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListOrdersParamsState.
 const (
 	ListOrdersParamsStateAwaitingShipment ListOrdersParamsState = "awaiting_shipment"
@@ -1639,6 +1714,18 @@ type CampaignReport struct {
 	Trailer Trailer `json:"trailer"`
 }
 
+// Checkpoint defines model for Checkpoint.
+type Checkpoint struct {
+	// Hash The chain's hash at pos (base64).
+	Hash  []byte `json:"hash"`
+	KeyId string `json:"key_id"`
+	Pos   int64  `json:"pos"`
+
+	// Signature Ed25519 over the position, hash and time (base64).
+	Signature []byte    `json:"signature"`
+	SignedAt  time.Time `json:"signed_at"`
+}
+
 // Code defines model for Code.
 type Code = string
 
@@ -1826,6 +1913,22 @@ type EventPage struct {
 	NextCursor string `json:"next_cursor"`
 }
 
+// FlowHeld defines model for FlowHeld.
+type FlowHeld struct {
+	AccountId openapi_types.UUID `json:"account_id"`
+
+	// Balance The ledger's balance of the account, posted and reserved.
+	Balance string `json:"balance"`
+	In      string `json:"in"`
+	Out     string `json:"out"`
+
+	// Reconciled in less out equals balance.
+	Reconciled bool `json:"reconciled"`
+}
+
+// FlowNode defines model for FlowNode.
+type FlowNode string
+
 // Freeze defines model for Freeze.
 type Freeze struct {
 	CreatedAt  time.Time        `json:"created_at"`
@@ -1849,6 +1952,25 @@ type FreezePage struct {
 
 	// NextCursor Present when another page follows: pass it as cursor.
 	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// FundFlows defines model for FundFlows.
+type FundFlows struct {
+	CampaignId openapi_types.UUID `json:"campaign_id"`
+	Currency   string             `json:"currency"`
+	Escrow     FlowHeld           `json:"escrow"`
+	Links      []struct {
+		Amount string `json:"amount"`
+
+		// Code The transfers' code; commitment, release and held for the flows that are not transfers of their own.
+		Code string `json:"code"`
+
+		// Count How many transfers (commitments) the link sums; 0 for a balance.
+		Count int64    `json:"count"`
+		From  FlowNode `json:"from"`
+		To    FlowNode `json:"to"`
+	} `json:"links"`
+	Payable FlowHeld `json:"payable"`
 }
 
 // Holder A line of the cap table: an investor holding directly, or a vehicle (有限合伙) with its members.
@@ -2873,7 +2995,7 @@ type ApproveDisbursementParams struct {
 
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
-	// After The next_cursor of the page before; 0 or absent: from the first event.
+	// After The next_cursor of the page before; 0 or absent: from the first event; latest: from the chain's head (only events after this request).
 	After *string `form:"after,omitempty" json:"after,omitempty"`
 
 	// Wait Seconds to wait for an event when there is none yet (0 to 20).
@@ -3022,6 +3144,9 @@ type ImportListEntriesParams struct {
 	// IdempotencyKey 1 to 255 printable ASCII characters, unique per intended effect (a UUID is a good choice). Required on every POST. Keys belong to the caller (an investor's or issuer's party, or a staff API key) and are kept at least 30 days. A retry with the same key and the same request (method, path and body, JSON compared canonically) gets the first successful response again, byte for byte, with `Idempotent-Replayed: true`, and has no further effect; copies sent at once wait for the first. The same key with a different request is a 409 `idempotency_conflict`. A refused request (4xx) changed nothing and is not stored: fix it and retry with the same key.
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
 }
+
+// GetMe200JSONResponseBodyRole defines parameters for GetMe.
+type GetMe200JSONResponseBodyRole string
 
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
@@ -3683,6 +3808,11 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/audit/export (the `AuditExport` operationId).
 	AuditExport(ctx context.Context, params *AuditExportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AuditHead The chain's last position and its latest signed checkpoint (position, hash, time, key, Ed25519 signature).
+	//
+	// Corresponds with GET /v1/audit/head (the `AuditHead` operationId).
+	AuditHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AuditPublicKeys The Ed25519 keys that sign audit checkpoints, current first. Public.
 	//
 	// Corresponds with GET /v1/audit/public-keys (the `AuditPublicKeys` operationId).
@@ -3799,6 +3929,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/campaigns/{id}/early-close (the `EarlyCloseCampaign` operationId).
 	EarlyCloseCampaign(ctx context.Context, id ID, params *EarlyCloseCampaignParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CampaignFundFlows A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
+	//
+	// One read of aggregates (no row per commitment), so it stays cheap for a campaign of any size; the console draws it as a Sankey diagram. Amounts are exact strings at the currency's scale.
+	//
+	// Corresponds with GET /v1/campaigns/{id}/fund-flows (the `CampaignFundFlows` operationId).
+	CampaignFundFlows(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListCampaignOrders A campaign's orders, newest first.
 	//
@@ -4023,6 +4160,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/lists/imports (the `ImportListEntries` operationId).
 	ImportListEntriesWithBody(ctx context.Context, params *ImportListEntriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMe Who the presented key is (its role, the party or staff member it acts for, its name).
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOrders Orders, newest first: a backer sees its own, an issuer those of its campaigns.
 	//
@@ -4635,6 +4777,21 @@ func (c *Client) AuditExport(ctx context.Context, params *AuditExportParams, req
 	return c.Client.Do(req)
 }
 
+// AuditHead The chain's last position and its latest signed checkpoint (position, hash, time, key, Ed25519 signature).
+//
+// Corresponds with GET /v1/audit/head (the `AuditHead` operationId).
+func (c *Client) AuditHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuditHeadRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AuditPublicKeys The Ed25519 keys that sign audit checkpoints, current first. Public.
 //
 // Corresponds with GET /v1/audit/public-keys (the `AuditPublicKeys` operationId).
@@ -4932,6 +5089,23 @@ func (c *Client) Distribute(ctx context.Context, id ID, params *DistributeParams
 // Corresponds with POST /v1/campaigns/{id}/early-close (the `EarlyCloseCampaign` operationId).
 func (c *Client) EarlyCloseCampaign(ctx context.Context, id ID, params *EarlyCloseCampaignParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEarlyCloseCampaignRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CampaignFundFlows A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
+//
+// One read of aggregates (no row per commitment), so it stays cheap for a campaign of any size; the console draws it as a Sankey diagram. Amounts are exact strings at the currency's scale.
+//
+// Corresponds with GET /v1/campaigns/{id}/fund-flows (the `CampaignFundFlows` operationId).
+func (c *Client) CampaignFundFlows(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCampaignFundFlowsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -5516,6 +5690,21 @@ func (c *Client) ExportListEntries(ctx context.Context, reqEditors ...RequestEdi
 // Corresponds with POST /v1/lists/imports (the `ImportListEntries` operationId).
 func (c *Client) ImportListEntriesWithBody(ctx context.Context, params *ImportListEntriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewImportListEntriesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMe Who the presented key is (its role, the party or staff member it acts for, its name).
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMeRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7136,6 +7325,33 @@ func NewAuditExportRequest(server string, params *AuditExportParams) (*http.Requ
 	return req, nil
 }
 
+// NewAuditHeadRequest constructs an http.Request for the AuditHead method
+func NewAuditHeadRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/audit/head")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAuditPublicKeysRequest constructs an http.Request for the AuditPublicKeys method
 func NewAuditPublicKeysRequest(server string) (*http.Request, error) {
 	var err error
@@ -7910,6 +8126,40 @@ func NewEarlyCloseCampaignRequest(server string, id ID, params *EarlyCloseCampai
 
 		req.Header.Set("Idempotency-Key", headerParam0)
 
+	}
+
+	return req, nil
+}
+
+// NewCampaignFundFlowsRequest constructs an http.Request for the CampaignFundFlows method
+func NewCampaignFundFlowsRequest(server string, id ID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/campaigns/%s/fund-flows", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -9488,6 +9738,33 @@ func NewImportListEntriesRequestWithBody(server string, params *ImportListEntrie
 
 		req.Header.Set("Idempotency-Key", headerParam0)
 
+	}
+
+	return req, nil
+}
+
+// NewGetMeRequest constructs an http.Request for the GetMe method
+func NewGetMeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -12225,6 +12502,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/audit/export (the `AuditExport` operationId).
 	AuditExportWithResponse(ctx context.Context, params *AuditExportParams, reqEditors ...RequestEditorFn) (*AuditExportResponse, error)
 
+	// AuditHeadWithResponse The chain's last position and its latest signed checkpoint (position, hash, time, key, Ed25519 signature).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/audit/head (the `AuditHead` operationId).
+	AuditHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AuditHeadResponse, error)
+
 	// AuditPublicKeysWithResponse The Ed25519 keys that sign audit checkpoints, current first. Public.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -12359,6 +12643,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/campaigns/{id}/early-close (the `EarlyCloseCampaign` operationId).
 	EarlyCloseCampaignWithResponse(ctx context.Context, id ID, params *EarlyCloseCampaignParams, reqEditors ...RequestEditorFn) (*EarlyCloseCampaignResponse, error)
+
+	// CampaignFundFlowsWithResponse A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
+	//
+	// One read of aggregates (no row per commitment), so it stays cheap for a campaign of any size; the console draws it as a Sankey diagram. Amounts are exact strings at the currency's scale.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/campaigns/{id}/fund-flows (the `CampaignFundFlows` operationId).
+	CampaignFundFlowsWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*CampaignFundFlowsResponse, error)
 
 	// ListCampaignOrdersWithResponse A campaign's orders, newest first.
 	//
@@ -12613,6 +12906,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/lists/imports (the `ImportListEntries` operationId).
 	ImportListEntriesWithBodyWithResponse(ctx context.Context, params *ImportListEntriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportListEntriesResponse, error)
+
+	// GetMeWithResponse Who the presented key is (its role, the party or staff member it acts for, its name).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
 	// ListOrdersWithResponse Orders, newest first: a backer sees its own, an issuer those of its campaigns.
 	//
@@ -13924,6 +14224,81 @@ func (r AuditExportResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AuditExportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AuditHeadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Checkpoint *Checkpoint `json:"checkpoint"`
+		Pos        int64       `json:"pos"`
+	}
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AuditHeadResponse) GetJSON200() *struct {
+	Checkpoint *Checkpoint `json:"checkpoint"`
+	Pos        int64       `json:"pos"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AuditHeadResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AuditHeadResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AuditHeadResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AuditHeadResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AuditHeadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuditHeadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuditHeadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuditHeadResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15312,6 +15687,89 @@ func (r EarlyCloseCampaignResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EarlyCloseCampaignResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CampaignFundFlowsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FundFlows
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CampaignFundFlowsResponse) GetJSON200() *FundFlows {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CampaignFundFlowsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CampaignFundFlowsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CampaignFundFlowsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CampaignFundFlowsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CampaignFundFlowsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CampaignFundFlowsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CampaignFundFlowsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CampaignFundFlowsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CampaignFundFlowsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CampaignFundFlowsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17942,6 +18400,85 @@ func (r ImportListEntriesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ImportListEntriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		KeyId   openapi_types.UUID           `json:"key_id"`
+		Name    string                       `json:"name"`
+		Role    GetMe200JSONResponseBodyRole `json:"role"`
+		Subject string                       `json:"subject"`
+	}
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMeResponse) GetJSON200() *struct {
+	KeyId   openapi_types.UUID           `json:"key_id"`
+	Name    string                       `json:"name"`
+	Role    GetMe200JSONResponseBodyRole `json:"role"`
+	Subject string                       `json:"subject"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22547,6 +23084,19 @@ func (c *ClientWithResponses) AuditExportWithResponse(ctx context.Context, param
 	return ParseAuditExportResponse(rsp)
 }
 
+// AuditHeadWithResponse The chain's last position and its latest signed checkpoint (position, hash, time, key, Ed25519 signature).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/audit/head (the `AuditHead` operationId).
+func (c *ClientWithResponses) AuditHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AuditHeadResponse, error) {
+	rsp, err := c.AuditHead(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuditHeadResponse(rsp)
+}
+
 // AuditPublicKeysWithResponse The Ed25519 keys that sign audit checkpoints, current first. Public.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -22794,6 +23344,21 @@ func (c *ClientWithResponses) EarlyCloseCampaignWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseEarlyCloseCampaignResponse(rsp)
+}
+
+// CampaignFundFlowsWithResponse A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
+//
+// One read of aggregates (no row per commitment), so it stays cheap for a campaign of any size; the console draws it as a Sankey diagram. Amounts are exact strings at the currency's scale.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/campaigns/{id}/fund-flows (the `CampaignFundFlows` operationId).
+func (c *ClientWithResponses) CampaignFundFlowsWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*CampaignFundFlowsResponse, error) {
+	rsp, err := c.CampaignFundFlows(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCampaignFundFlowsResponse(rsp)
 }
 
 // ListCampaignOrdersWithResponse A campaign's orders, newest first.
@@ -23264,6 +23829,19 @@ func (c *ClientWithResponses) ImportListEntriesWithBodyWithResponse(ctx context.
 		return nil, err
 	}
 	return ParseImportListEntriesResponse(rsp)
+}
+
+// GetMeWithResponse Who the presented key is (its role, the party or staff member it acts for, its name).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error) {
+	rsp, err := c.GetMe(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMeResponse(rsp)
 }
 
 // ListOrdersWithResponse Orders, newest first: a backer sees its own, an issuer those of its campaigns.
@@ -24776,6 +25354,63 @@ func ParseAuditExportResponse(rsp *http.Response) (*AuditExportResponse, error) 
 	return response, nil
 }
 
+// ParseAuditHeadResponse parses an HTTP response from a AuditHeadWithResponse call
+func ParseAuditHeadResponse(rsp *http.Response) (*AuditHeadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuditHeadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Checkpoint *Checkpoint `json:"checkpoint"`
+			Pos        int64       `json:"pos"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAuditPublicKeysResponse parses an HTTP response from a AuditPublicKeysWithResponse call
 func ParseAuditPublicKeysResponse(rsp *http.Response) (*AuditPublicKeysResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -25919,6 +26554,74 @@ func ParseEarlyCloseCampaignResponse(rsp *http.Response) (*EarlyCloseCampaignRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCampaignFundFlowsResponse parses an HTTP response from a CampaignFundFlowsWithResponse call
+func ParseCampaignFundFlowsResponse(rsp *http.Response) (*CampaignFundFlowsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CampaignFundFlowsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FundFlows
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Problem
@@ -28133,6 +28836,65 @@ func ParseImportListEntriesResponse(rsp *http.Response) (*ImportListEntriesRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMeResponse parses an HTTP response from a GetMeWithResponse call
+func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			KeyId   openapi_types.UUID           `json:"key_id"`
+			Name    string                       `json:"name"`
+			Role    GetMe200JSONResponseBodyRole `json:"role"`
+			Subject string                       `json:"subject"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Problem
