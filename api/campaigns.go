@@ -72,6 +72,7 @@ type campaignJSON struct {
 	StateAt           time.Time  `json:"state_at"`
 	Committed         string     `json:"committed"`
 	Investors         int        `json:"investors"`
+	MaxInvestors      int        `json:"max_investors"`
 	PercentOfTarget   string     `json:"percent_of_target"`
 	Milestones        []string   `json:"milestones"`
 	EscrowAccountID   string     `json:"escrow_account_id"`
@@ -86,7 +87,7 @@ func toCampaign(c campaign.Campaign) campaignJSON {
 		Currency: c.Target.Currency().Code(), Title: c.Title, RiskLevel: "R" + string(rune('0'+c.RiskLevel)), Target: c.Target.String(),
 		HardCap: c.HardCap.String(), MinTicket: c.MinTicket.String(), FeeRate: c.FeeRate.String(), CarryRate: c.CarryRate.String(),
 		PlatformCarryRate: c.PlatformCarryRate.String(), StartsAt: c.StartsAt.UTC(), Deadline: c.Deadline.UTC(), State: c.State,
-		StateAt: c.StateAt.UTC(), Committed: c.Committed.String(), Investors: c.Investors, Milestones: c.Milestones,
+		StateAt: c.StateAt.UTC(), Committed: c.Committed.String(), Investors: c.Investors, MaxInvestors: c.MaxInvestors, Milestones: c.Milestones,
 		EscrowAccountID: c.EscrowAccountID.String(), PayableAccountID: c.PayableAccountID.String(), RejectionReason: c.RejectionReason,
 		Tiers: []tierJSON{}, CreatedAt: c.CreatedAt.UTC()}
 	out.PercentOfTarget = c.Committed.Decimal().Mul(decimal.NewFromInt(100)).DivRound(c.Target.Decimal(), 2).StringFixed(2)

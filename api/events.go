@@ -14,6 +14,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/internal/page"
 	"github.com/crowdledger/crowdledger/webhook"
 )
 
@@ -118,4 +119,44 @@ func FeedScopeOf(ctx context.Context, campaigns *campaign.Service, o webhook.Own
 		return audit.FeedScope{}, fmt.Errorf("a %s key's subject is not a party: %w", role, err)
 	}
 	return campaigns.FeedScope(ctx, party, role == auth.Issuer)
+}
+
+// campaignEvents is a campaign's timeline: the audit events that name it
+// first, newest first, a page at a time (the cursor is an event's sequence
+// number). For staff and regulators: it includes supervision.
+func (s *server) campaignEvents(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	for name := range c.QueryParams() {
+		if name != "limit" && name != "cursor" {
+			return problem(http.StatusBadRequest, "unknown_parameter", name, "this list has no parameter "+strconv.Quote(name)+"; it takes limit, cursor")
+		}
+	}
+	limit := page.DefaultLimit
+	if raw := c.QueryParam("limit"); raw != "" {
+		if limit, err = strconv.Atoi(raw); err != nil || limit < 1 || limit > page.MaxLimit {
+			return problem(http.StatusBadRequest, "invalid_parameter", "limit", "limit must be an integer from 1 to "+strconv.Itoa(page.MaxLimit))
+		}
+	}
+	var before int64
+	if raw := c.QueryParam("cursor"); raw != "" {
+		if before, err = strconv.ParseInt(raw, 10, 64); err != nil || before < 1 {
+			return problem(http.StatusBadRequest, "invalid_cursor", "cursor", "cursor must be a next_cursor value from an earlier page")
+		}
+	}
+	ctx := c.Request().Context()
+	if _, err := s.Campaigns.Get(ctx, id); err != nil {
+		return err
+	}
+	events, next, err := s.Audit.About(ctx, id.String(), before, limit)
+	if err != nil {
+		return err
+	}
+	out := pageJSON[audit.TimelineEvent]{Items: events}
+	if next > 0 {
+		out.NextCursor = strconv.FormatInt(next, 10)
+	}
+	return c.JSON(http.StatusOK, out)
 }

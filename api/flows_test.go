@@ -81,6 +81,33 @@ func TestFundFlowsReconcile(t *testing.T) {
 		{"escrow", "payable", "issuer_payout", "378.10"}, {"escrow", "platform_fee", "platform_fee", "19.90"},
 		{"payable", "refunds", "refund", "20.00"}, {"payable", "payable_held", "held", "358.10"}})
 
+	// Its timeline, a page at a time, newest first: the settlement after
+	// the commitments.
+	var types []string
+	var last int64 = 1 << 62
+	for path := "/v1/campaigns/" + cid + "/events?limit=4"; path != ""; {
+		r := v.must(200, req{method: "GET", path: path, key: reg})
+		for _, it := range r.Body["items"].([]any) {
+			ev := it.(map[string]any)
+			if seq := int64(ev["seq"].(float64)); seq >= last {
+				t.Errorf("timeline not newest first: %d after %d", seq, last)
+			} else {
+				last = seq
+			}
+			types = append(types, ev["type"].(string))
+		}
+		path = ""
+		if next := r.str("next_cursor"); next != "" {
+			path = "/v1/campaigns/" + cid + "/events?limit=4&cursor=" + next
+		}
+	}
+	if count(types, "commitment.created") != 3 || count(types, "campaign.settled") != 1 || count(types, "commitment.cancelled") != 1 {
+		t.Errorf("timeline: %v", types)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/campaigns/" + cid + "/events", key: ik}); r.Status != 403 {
+		t.Errorf("an issuer reads the supervision timeline: %d", r.Status)
+	}
+
 	// The campaign's issuer reads its own; another issuer and investors do not.
 	flows(ik)
 	flows(op)

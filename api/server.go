@@ -194,6 +194,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/cap-table", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.capTable)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/distributions", issuerSide, s.distribute)
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/fund-flows", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.campaignFundFlows)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/events", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.needAudit(s.campaignEvents))
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/release", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.campaignRelease)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/disbursements", []auth.Role{auth.Operator}, s.requestDisbursement)
 	s.route(e, http.MethodPost, "/v1/disbursements/:id/approve", []auth.Role{auth.Compliance}, s.approveDisbursement)

@@ -194,3 +194,55 @@ func TypeMatches(types []string, t string) bool {
 	}
 	return false
 }
+
+// TimelineEvent is one event of an object's timeline: the feed's view, with
+// the event's sequence number (its cursor) and who acted. Pos is 0 until
+// the chainer has linked the event.
+type TimelineEvent struct {
+	FeedEvent
+	Seq       int64  `json:"seq"`
+	ActorRole string `json:"actor_role"`
+}
+
+// About reads the events whose first object is subject (a campaign names
+// itself first in each of its events), newest first, before sequence
+// number before (0: from the newest), up to limit, and the cursor for the
+// next page (0 when there is none).
+func (t *Trail) About(ctx context.Context, subject string, before int64, limit int) ([]TimelineEvent, int64, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	// The position is a scalar probe of the chain's unique index per row
+	// returned, not a join, so the plan stays one range of the subject
+	// index whatever the sizes of the two tables.
+	rows, err := t.db.Query(ctx, `SELECT e.seq, coalesce((SELECT c.pos FROM audit_chain c WHERE c.event_seq = e.seq), 0), e.occurred_at, e.action,
+			e.object_ids, e.actor_role, e.facts::text
+		FROM audit_events e WHERE e.object_ids[1] = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3`, subject, before, limit+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("timeline: %w", err)
+	}
+	defer rows.Close()
+	out := []TimelineEvent{}
+	for rows.Next() {
+		var ev TimelineEvent
+		var facts string
+		if err := rows.Scan(&ev.Seq, &ev.Pos, &ev.OccurredAt, &ev.action, &ev.Objects, &ev.ActorRole, &facts); err != nil {
+			return nil, 0, err
+		}
+		if err := json.Unmarshal([]byte(facts), &ev.facts); err != nil {
+			return nil, 0, fmt.Errorf("event %d facts: %w", ev.Seq, err)
+		}
+		ev.Type, ev.OccurredAt, ev.Data = TypeOf(ev.action, ev.facts), ev.OccurredAt.UTC(), json.RawMessage(facts)
+		if ev.Pos > 0 {
+			ev.ID = EventID(ev.Pos)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(out) > limit {
+		return out[:limit], out[limit-1].Seq, nil
+	}
+	return out, 0, nil
+}

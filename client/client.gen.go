@@ -1627,15 +1627,18 @@ type Campaign struct {
 	EscrowAccountId UUID          `json:"escrow_account_id"`
 
 	// ExpeditedReview for staff: a submitted campaign whose issuer is on the red list (守信激励), reviewed first
-	ExpeditedReview   *bool             `json:"expedited_review,omitempty"`
-	FeeRate           string            `json:"fee_rate"`
-	Funding           string            `json:"funding"`
-	HardCap           BalanceAmount     `json:"hard_cap"`
-	Id                UUID              `json:"id"`
-	Investors         int               `json:"investors"`
-	IssuerId          UUID              `json:"issuer_id"`
-	Kind              string            `json:"kind"`
-	LeadInvestorId    *UUID             `json:"lead_investor_id,omitempty"`
+	ExpeditedReview *bool         `json:"expedited_review,omitempty"`
+	FeeRate         string        `json:"fee_rate"`
+	Funding         string        `json:"funding"`
+	HardCap         BalanceAmount `json:"hard_cap"`
+	Id              UUID          `json:"id"`
+	Investors       int           `json:"investors"`
+	IssuerId        UUID          `json:"issuer_id"`
+	Kind            string        `json:"kind"`
+	LeadInvestorId  *UUID         `json:"lead_investor_id,omitempty"`
+
+	// MaxInvestors The most investors the campaign may have (its pack's cap, counted per issuer through syndicates); 0: no cap.
+	MaxInvestors      int               `json:"max_investors"`
 	Milestones        []string          `json:"milestones"`
 	MinTicket         BalanceAmount     `json:"min_ticket"`
 	Pack              string            `json:"pack"`
@@ -2845,6 +2848,15 @@ type EarlyCloseCampaignParams struct {
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
 }
 
+// ListCampaignEventsParams defines parameters for ListCampaignEvents.
+type ListCampaignEventsParams struct {
+	// Limit Items per page, 1 to 500 (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the page before; absent for the first page. Opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListCampaignOrdersParams defines parameters for ListCampaignOrders.
 type ListCampaignOrdersParams struct {
 	BackerId *UUID                          `form:"backer_id,omitempty" json:"backer_id,omitempty"`
@@ -3929,6 +3941,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/campaigns/{id}/early-close (the `EarlyCloseCampaign` operationId).
 	EarlyCloseCampaign(ctx context.Context, id ID, params *EarlyCloseCampaignParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCampaignEvents A campaign's timeline: the audit events that name it first (its own changes, commitments, orders, settlement, supervision), newest first.
+	//
+	// Corresponds with GET /v1/campaigns/{id}/events (the `ListCampaignEvents` operationId).
+	ListCampaignEvents(ctx context.Context, id ID, params *ListCampaignEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CampaignFundFlows A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
 	//
@@ -5089,6 +5106,21 @@ func (c *Client) Distribute(ctx context.Context, id ID, params *DistributeParams
 // Corresponds with POST /v1/campaigns/{id}/early-close (the `EarlyCloseCampaign` operationId).
 func (c *Client) EarlyCloseCampaign(ctx context.Context, id ID, params *EarlyCloseCampaignParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEarlyCloseCampaignRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCampaignEvents A campaign's timeline: the audit events that name it first (its own changes, commitments, orders, settlement, supervision), newest first.
+//
+// Corresponds with GET /v1/campaigns/{id}/events (the `ListCampaignEvents` operationId).
+func (c *Client) ListCampaignEvents(ctx context.Context, id ID, params *ListCampaignEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCampaignEventsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8126,6 +8158,79 @@ func NewEarlyCloseCampaignRequest(server string, id ID, params *EarlyCloseCampai
 
 		req.Header.Set("Idempotency-Key", headerParam0)
 
+	}
+
+	return req, nil
+}
+
+// NewListCampaignEventsRequest constructs an http.Request for the ListCampaignEvents method
+func NewListCampaignEventsRequest(server string, id ID, params *ListCampaignEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/campaigns/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -12644,6 +12749,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/campaigns/{id}/early-close (the `EarlyCloseCampaign` operationId).
 	EarlyCloseCampaignWithResponse(ctx context.Context, id ID, params *EarlyCloseCampaignParams, reqEditors ...RequestEditorFn) (*EarlyCloseCampaignResponse, error)
 
+	// ListCampaignEventsWithResponse A campaign's timeline: the audit events that name it first (its own changes, commitments, orders, settlement, supervision), newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/campaigns/{id}/events (the `ListCampaignEvents` operationId).
+	ListCampaignEventsWithResponse(ctx context.Context, id ID, params *ListCampaignEventsParams, reqEditors ...RequestEditorFn) (*ListCampaignEventsResponse, error)
+
 	// CampaignFundFlowsWithResponse A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
 	//
 	// One read of aggregates (no row per commitment), so it stays cheap for a campaign of any size; the console draws it as a Sankey diagram. Amounts are exact strings at the currency's scale.
@@ -15687,6 +15799,119 @@ func (r EarlyCloseCampaignResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EarlyCloseCampaignResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListCampaignEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []struct {
+			ActorRole string                 `json:"actor_role"`
+			Data      map[string]interface{} `json:"data"`
+
+			// Id evt_<chain position>; empty until the chainer has linked the event (within about a second)
+			Id         string    `json:"id"`
+			Objects    []string  `json:"objects"`
+			OccurredAt time.Time `json:"occurred_at"`
+			Seq        int64     `json:"seq"`
+			Type       string    `json:"type"`
+		} `json:"items"`
+
+		// NextCursor Present when another page follows: pass it as cursor.
+		NextCursor *string `json:"next_cursor,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCampaignEventsResponse) GetJSON200() *struct {
+	Items []struct {
+		ActorRole string                 `json:"actor_role"`
+		Data      map[string]interface{} `json:"data"`
+
+		// Id evt_<chain position>; empty until the chainer has linked the event (within about a second)
+		Id         string    `json:"id"`
+		Objects    []string  `json:"objects"`
+		OccurredAt time.Time `json:"occurred_at"`
+		Seq        int64     `json:"seq"`
+		Type       string    `json:"type"`
+	} `json:"items"`
+
+	// NextCursor Present when another page follows: pass it as cursor.
+	NextCursor *string `json:"next_cursor,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListCampaignEventsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListCampaignEventsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListCampaignEventsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListCampaignEventsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListCampaignEventsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCampaignEventsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCampaignEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCampaignEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCampaignEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCampaignEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23346,6 +23571,19 @@ func (c *ClientWithResponses) EarlyCloseCampaignWithResponse(ctx context.Context
 	return ParseEarlyCloseCampaignResponse(rsp)
 }
 
+// ListCampaignEventsWithResponse A campaign's timeline: the audit events that name it first (its own changes, commitments, orders, settlement, supervision), newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/campaigns/{id}/events (the `ListCampaignEvents` operationId).
+func (c *ClientWithResponses) ListCampaignEventsWithResponse(ctx context.Context, id ID, params *ListCampaignEventsParams, reqEditors ...RequestEditorFn) (*ListCampaignEventsResponse, error) {
+	rsp, err := c.ListCampaignEvents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCampaignEventsResponse(rsp)
+}
+
 // CampaignFundFlowsWithResponse A campaign's money as a graph: commitments into its escrow, holds released back to investors, the platform fee, the issuer payable and what left it (disbursements, refunds), distributions and carry, each summed per code; and its escrow and payable reconciled (flows in less out against the ledger's balance).
 //
 // One read of aggregates (no row per commitment), so it stays cheap for a campaign of any size; the console draws it as a Sankey diagram. Amounts are exact strings at the currency's scale.
@@ -26554,6 +26792,89 @@ func ParseEarlyCloseCampaignResponse(rsp *http.Response) (*EarlyCloseCampaignRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCampaignEventsResponse parses an HTTP response from a ListCampaignEventsWithResponse call
+func ParseListCampaignEventsResponse(rsp *http.Response) (*ListCampaignEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCampaignEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []struct {
+				ActorRole string                 `json:"actor_role"`
+				Data      map[string]interface{} `json:"data"`
+
+				// Id evt_<chain position>; empty until the chainer has linked the event (within about a second)
+				Id         string    `json:"id"`
+				Objects    []string  `json:"objects"`
+				OccurredAt time.Time `json:"occurred_at"`
+				Seq        int64     `json:"seq"`
+				Type       string    `json:"type"`
+			} `json:"items"`
+
+			// NextCursor Present when another page follows: pass it as cursor.
+			NextCursor *string `json:"next_cursor,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Problem
