@@ -5,7 +5,7 @@ GO    ?= go
 BIN   := bin/crowdledger
 PKGS  := ./...
 
-.PHONY: build run test lint lint-openapi generate tools bench fuzz pgbench clean
+.PHONY: build run test lint lint-openapi lint-console console generate tools bench fuzz pgbench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/crowdledger
@@ -44,6 +44,7 @@ lint:
 	$(GO) tool oapi-codegen -config $$tmp/config.yaml api/openapi.yaml && cmp -s $$tmp/client.gen.go client/client.gen.go; status=$$?; rm -rf $$tmp; \
 	[[ $$status -eq 0 ]] || { echo "client/client.gen.go is not what api/openapi.yaml generates: run make generate"; exit 1; }
 	@$(MAKE) --no-print-directory lint-openapi
+	@$(MAKE) --no-print-directory lint-console
 
 # The OpenAPI document passes Redocly's recommended rules with no error.
 # The warnings kept (operation-4xx-response on /healthz, /readyz,
@@ -53,6 +54,21 @@ REDOCLY := @redocly/cli@2.77.0
 lint-openapi:
 	@out=$$(npx --yes $(REDOCLY) lint api/openapi.yaml --format=summary 2>&1); status=$$?; \
 	echo "$$out" | grep -E '^(error|warning) |valid|errors?\.' ; exit $$status
+
+# The console's chart bundle: Apache ECharts (only the Sankey series, the
+# canvas renderer) bundled by esbuild from console/package.json and
+# console/src, and committed, so building the service never needs Node.
+console:
+	cd console && npm ci --no-audit --no-fund && npm run build
+
+# The committed bundle is byte for byte what its sources build, and every
+# console script parses.
+lint-console:
+	@tmp=$$(mktemp -d); cp -r console/package.json console/package-lock.json console/src $$tmp/; \
+	(cd $$tmp && npm ci --no-audit --no-fund --silent && npm run --silent build) >$$tmp/log 2>&1 || { cat $$tmp/log; rm -rf $$tmp; exit 1; }; \
+	cmp -s $$tmp/static/vendor/charts.js console/static/vendor/charts.js; status=$$?; rm -rf $$tmp; \
+	[[ $$status -eq 0 ]] || { echo "console/static/vendor/charts.js is not what console/src builds: run make console"; exit 1; }
+	@for f in console/static/*.js console/static/pages/*.js; do node --input-type=module --check < $$f || { echo "$$f does not parse"; exit 1; }; done
 
 # The Go client is generated from the contract by oapi-codegen (a tool
 # dependency in go.mod, so its version is the module's).
@@ -65,11 +81,14 @@ test: lint tools
 
 # xmllint (Debian's libxml2-utils) validates camt.053 statements in the
 # tests; promtool (Debian's prometheus) checks the example alerting rules;
-# jq and curl run the README's quick start (TestReadmeQuickStart).
+# jq and curl run the README's quick start (TestReadmeQuickStart); Chromium
+# runs the console's browser tests, with a Chinese font for its screenshots.
 tools:
 	@missing=""; command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v jq >/dev/null || missing="$$missing jq"; command -v curl >/dev/null || missing="$$missing curl"; \
+	[[ -x /usr/bin/chromium ]] || missing="$$missing chromium"; \
+	[[ -d /usr/share/fonts/truetype/wqy ]] || missing="$$missing fonts-wqy-microhei"; \
 	if [[ -n "$$missing" ]]; then sudo=""; [[ $$(id -u) -ne 0 ]] && sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 

@@ -116,6 +116,34 @@ func TestEquityStoryOverHTTP(t *testing.T) {
 	if got := v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/close", key: op}); got.str("state") != "settled" {
 		t.Fatalf("close: %s", got.Raw)
 	}
+	// The cap table: one line per holder with the commitments it is made of,
+	// or only their count (commitments=false, what a page of any size asks).
+	full := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/cap-table", key: issuerKey})
+	brief := v.must(200, req{method: "GET", path: "/v1/campaigns/" + cid + "/cap-table?commitments=false", key: issuerKey})
+	var same func(lines, briefLines []any) int
+	same = func(lines, briefLines []any) (n int) {
+		if len(lines) != len(briefLines) {
+			t.Fatalf("cap table: %d lines, %d without commitments", len(lines), len(briefLines))
+		}
+		for i := range lines {
+			line, short := lines[i].(map[string]any), briefLines[i].(map[string]any)
+			held, _ := line["commitments"].([]any)
+			count, _ := short["commitment_count"].(float64)
+			if short["commitments"] != nil || int(count) != len(held) || short["shares"] != line["shares"] {
+				t.Errorf("cap-table line %v, without commitments %v", line, short)
+			}
+			members, _ := line["members"].([]any)
+			briefMembers, _ := short["members"].([]any)
+			n += len(held) + same(members, briefMembers)
+		}
+		return n
+	}
+	if n := same(full.Body["holders"].([]any), brief.Body["holders"].([]any)); n != 3 {
+		t.Errorf("the cap table is made of %d commitments, want 3 (the cancelled one is not held): %s", n, full.Raw)
+	}
+	if r := v.do(req{method: "GET", path: "/v1/campaigns/" + cid + "/cap-table?commitments=some", key: issuerKey}); r.Status != 400 || r.str("field") != "commitments" {
+		t.Errorf("commitments=some: %d %s", r.Status, r.Raw)
+	}
 	// The proceeds reach the issuer: all of an equity raise is releasable once
 	// it settled (every cancellation right had ended); an operator asks and a
 	// compliance officer pays.

@@ -165,6 +165,8 @@ type holderJSON struct {
 	Shares      int64            `json:"shares"`
 	Members     []holderJSON     `json:"members,omitempty"`
 	Commitments []heldCommitment `json:"commitments,omitempty"`
+	// CommitmentCount replaces Commitments when they are left out.
+	CommitmentCount int `json:"commitment_count,omitempty"`
 }
 
 type heldCommitment struct {
@@ -172,7 +174,9 @@ type heldCommitment struct {
 	Shares int64  `json:"shares"`
 }
 
-func toHolder(h campaign.Holder) holderJSON {
+// toHolder is a cap-table line; with lines false it leaves out the
+// commitments each holding is made of (a holder may have any number).
+func toHolder(h campaign.Holder, lines bool) holderJSON {
 	out := holderJSON{Shares: h.Shares}
 	if h.InvestorID != nil {
 		s := h.InvestorID.String()
@@ -183,7 +187,11 @@ func toHolder(h campaign.Holder) holderJSON {
 		out.VehicleID = &s
 	}
 	for _, m := range h.Members {
-		out.Members = append(out.Members, toHolder(m))
+		out.Members = append(out.Members, toHolder(m, lines))
+	}
+	if !lines {
+		out.CommitmentCount = len(h.Commitments)
+		return out
 	}
 	for _, c := range h.Commitments {
 		out.Commitments = append(out.Commitments, heldCommitment{ID: c.ID.String(), Shares: c.Shares})
@@ -196,6 +204,14 @@ func (s *server) capTable(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	lines := true
+	switch c.QueryParam("commitments") {
+	case "", "true":
+	case "false":
+		lines = false
+	default:
+		return problem(http.StatusBadRequest, "invalid_parameter", "commitments", "commitments must be true or false")
+	}
 	if _, err := s.ownCampaign(c, id); err != nil {
 		return err
 	}
@@ -207,7 +223,7 @@ func (s *server) capTable(c echo.Context) error {
 		Holders []holderJSON `json:"holders"`
 	}{Holders: []holderJSON{}}
 	for _, h := range hs {
-		out.Holders = append(out.Holders, toHolder(h))
+		out.Holders = append(out.Holders, toHolder(h, lines))
 	}
 	return c.JSON(http.StatusOK, out)
 }

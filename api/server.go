@@ -20,6 +20,7 @@ import (
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
+	"github.com/crowdledger/crowdledger/console"
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
@@ -141,6 +142,10 @@ func New(d Deps) (*echo.Echo, []Route) {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPIDoc) })
+	// The console: static files that call the routes below with the
+	// signed-in key; it decides nothing itself.
+	e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, console.Prefix) })
+	e.GET(console.Prefix+"*", echo.WrapHandler(console.Handler()))
 	if d.Metrics.handler != nil {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.handler))
 	}

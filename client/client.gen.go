@@ -1978,7 +1978,9 @@ type FundFlows struct {
 
 // Holder A line of the cap table: an investor holding directly, or a vehicle (有限合伙) with its members.
 type Holder struct {
-	Commitments *[]struct {
+	// CommitmentCount With commitments=false: how many commitments the line is made of.
+	CommitmentCount *int `json:"commitment_count,omitempty"`
+	Commitments     *[]struct {
 		CommitmentId UUID `json:"commitment_id"`
 		Shares       int  `json:"shares"`
 	} `json:"commitments,omitempty"`
@@ -2783,6 +2785,12 @@ type AmendCampaignParams struct {
 type ApproveCampaignParams struct {
 	// IdempotencyKey 1 to 255 printable ASCII characters, unique per intended effect (a UUID is a good choice). Required on every POST. Keys belong to the caller (an investor's or issuer's party, or a staff API key) and are kept at least 30 days. A retry with the same key and the same request (method, path and body, JSON compared canonically) gets the first successful response again, byte for byte, with `Idempotent-Replayed: true`, and has no further effect; copies sent at once wait for the first. The same key with a different request is a 409 `idempotency_conflict`. A refused request (4xx) changed nothing and is not stored: fix it and retry with the same key.
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CapTableParams defines parameters for CapTable.
+type CapTableParams struct {
+	// Commitments false: each line gives commitment_count instead of the list of commitments it is made of (a holder may have any number).
+	Commitments *bool `form:"commitments,omitempty" json:"commitments,omitempty"`
 }
 
 // CloseCampaignParams defines parameters for CloseCampaign.
@@ -3883,7 +3891,7 @@ type ClientInterface interface {
 	// CapTable Who holds the shares: investors directly, syndicate vehicles with their members.
 	//
 	// Corresponds with GET /v1/campaigns/{id}/cap-table (the `CapTable` operationId).
-	CapTable(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CapTable(ctx context.Context, id ID, params *CapTableParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CloseCampaign Close a due campaign now (the scheduler does it by itself): settle or refund.
 	//
@@ -4957,8 +4965,8 @@ func (c *Client) ApproveCampaign(ctx context.Context, id ID, params *ApproveCamp
 // CapTable Who holds the shares: investors directly, syndicate vehicles with their members.
 //
 // Corresponds with GET /v1/campaigns/{id}/cap-table (the `CapTable` operationId).
-func (c *Client) CapTable(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCapTableRequest(c.Server, id)
+func (c *Client) CapTable(ctx context.Context, id ID, params *CapTableParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCapTableRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7822,7 +7830,7 @@ func NewApproveCampaignRequest(server string, id ID, params *ApproveCampaignPara
 }
 
 // NewCapTableRequest constructs an http.Request for the CapTable method
-func NewCapTableRequest(server string, id ID) (*http.Request, error) {
+func NewCapTableRequest(server string, id ID, params *CapTableParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7845,6 +7853,33 @@ func NewCapTableRequest(server string, id ID) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Commitments != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "commitments", *params.Commitments, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -12684,7 +12719,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/campaigns/{id}/cap-table (the `CapTable` operationId).
-	CapTableWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*CapTableResponse, error)
+	CapTableWithResponse(ctx context.Context, id ID, params *CapTableParams, reqEditors ...RequestEditorFn) (*CapTableResponse, error)
 
 	// CloseCampaignWithResponse Close a due campaign now (the scheduler does it by itself): settle or refund.
 	//
@@ -23446,8 +23481,8 @@ func (c *ClientWithResponses) ApproveCampaignWithResponse(ctx context.Context, i
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/campaigns/{id}/cap-table (the `CapTable` operationId).
-func (c *ClientWithResponses) CapTableWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*CapTableResponse, error) {
-	rsp, err := c.CapTable(ctx, id, reqEditors...)
+func (c *ClientWithResponses) CapTableWithResponse(ctx context.Context, id ID, params *CapTableParams, reqEditors ...RequestEditorFn) (*CapTableResponse, error) {
+	rsp, err := c.CapTable(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -555,7 +555,7 @@ func (d *demoClient) equity() error {
 	if !strings.HasPrefix(pay, "970000.00 in") {
 		return fmt.Errorf("issuer payable %s, expected 970000.00 in", pay)
 	}
-	table, err := got(d.typed().CapTableWithResponse(d.ctx, uid(id), as(d.op))).want("GET", "/v1/campaigns/"+id+"/cap-table", 200)
+	table, err := got(d.typed().CapTableWithResponse(d.ctx, uid(id), nil, as(d.op))).want("GET", "/v1/campaigns/"+id+"/cap-table", 200)
 	if err != nil {
 		return err
 	}

@@ -272,6 +272,14 @@ func TestDemo(t *testing.T) {
 	if err := run(ctx, []string{"crowdledger", "check"}, getenv, &out); err != nil {
 		t.Fatalf("check after the demo: %v\n%s", err, out.String())
 	}
+	// What `make run` then /console shows a regulator and an investor.
+	checkConsole(t, "http://"+addr, db.URL, func(role, subject string) string {
+		var out bytes.Buffer
+		if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", role, "--subject", subject, "--name", "console"}, getenv, &out); err != nil {
+			t.Fatal(err)
+		}
+		return regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+	})
 }
 
 // TestDockerContextLeavesSecretsOut: `make run` writes development keys to

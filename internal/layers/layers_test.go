@@ -13,7 +13,7 @@ const module = "github.com/crowdledger/crowdledger/"
 // rules and the mechanisms every domain uses, the ledger, the domains on
 // top of it, the use cases that combine them, HTTP, and main.
 var rank = map[string]int{
-	"internal/money": 0, "internal/pg": 0, "internal/batch": 0, "internal/canonjson": 0, "internal/fault": 0, "internal/pii": 0, "internal/export": 0, "internal/page": 0, "client": 0,
+	"internal/money": 0, "internal/pg": 0, "internal/batch": 0, "internal/canonjson": 0, "internal/fault": 0, "internal/pii": 0, "internal/export": 0, "internal/page": 0, "client": 0, "console": 0,
 	"internal/layers": 0, "migrations": 0,
 	"compliance": 1, "audit": 1, "idempotency": 1, "internal/pgtest": 1,
 	"auth": 2, "ledger": 2, "webhook": 2,
