@@ -94,7 +94,7 @@ func (s *consoleSession) wait(expr string) {
 	ctx, cancel := context.WithTimeout(s.ctx, 40*time.Second)
 	defer cancel()
 	// An expression that throws (an element not there yet) is not yet true.
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`(() => { try { return ` + expr + ` } catch { return false } })()`,
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`(() => { try { return `+expr+` } catch { return false } })()`,
 		chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		body, _ := chromedp.Run(s.ctx, chromedp.Evaluate[string](`location.hash + ' ' + document.body.innerText.slice(0, 1500) + ' ' + document.querySelector('main').innerHTML.slice(0, 600)`))
 		s.t.Fatalf("waiting for %s: %v\npage: %s", expr, err, body)
@@ -228,6 +228,23 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 		var out map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&out); err != nil || r.StatusCode != 200 {
 			t.Fatalf("GET %s: %d %v", path, r.StatusCode, err)
+		}
+		return out
+	}
+	post := func(key, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("console-%d", time.Now().UnixNano()))
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&out); err != nil || r.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %v %v", path, r.StatusCode, err, out)
 		}
 		return out
 	}
@@ -366,6 +383,25 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 	s.keyboardReachesEverything("exports")
 	s.contrastHolds("exports")
 	s.shot("exports")
+	// Live: a campaign page open while a backer pledges shows the new
+	// figure without a reload (the page follows the event feed).
+	op, co := keyFor("operator", "ops-console"), keyFor("compliance", "co-console")
+	var backer string
+	for _, it := range api(reg, "/v1/campaigns?state=refunded")["items"].([]any) {
+		cm := api(reg, "/v1/commitments?campaign_id="+it.(map[string]any)["id"].(string))["items"].([]any)
+		backer = cm[0].(map[string]any)["investor_id"].(string)
+	}
+	post(op, "/v1/parties/"+backer+"/deposits", `{"amount":"100.00","currency":"CNY","bank_reference":"CONSOLE-1"}`)
+	now := time.Now().UTC()
+	live := post(op, "/v1/campaigns", fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":"实时更新","risk_level":1,
+		"target":"100.00","fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":"10.00"}]}`,
+		c["issuer_id"], now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339)))["id"].(string)
+	post(op, "/v1/campaigns/"+live+"/submit", `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"`+strings.Repeat("ab", 32)+`"}]}`)
+	post(co, "/v1/campaigns/"+live+"/approve", `{}`)
+	s.route("#/campaign/"+live, `document.querySelector('#raised') && document.querySelector('#raised').textContent.startsWith('0.00 /')`)
+	time.Sleep(300 * time.Millisecond) // the page's long poll is waiting
+	post(op, "/v1/campaigns/"+live+"/commitments", fmt.Sprintf(`{"investor_id":%q,"tier":"box","quantity":3}`, backer))
+	s.wait(`document.querySelector('#raised').textContent.startsWith('30.00 /') && document.querySelector('#investors').textContent.startsWith('1 /')`)
 	s.noPolicyViolations("regulator")
 
 	// An investor: its own commitments only, and no staff pages.
