@@ -347,6 +347,10 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 	s.do(chromedp.Click(chromedp.ID("lang")))
 	s.wait(`document.documentElement.lang === 'zh-CN' && [...document.querySelectorAll('h3')].some(h => h.textContent === '资金流向')`)
 
+	// A spot check drawn and published (双随机、一公开) shows with its results.
+	sc := post(reg, "/v1/spot-checks", `{"k":1,"filter":{},"inspectors":["张检查"]}`)["id"].(string)
+	post(reg, "/v1/spot-checks/"+sc+"/draw", `{}`)
+	post(reg, "/v1/spot-checks/"+sc+"/publish", `{"results":"资金流向与披露一致"}`)
 	// A freeze placed from the campaign and lifted, each with its reason.
 	s.do(chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('a')].find(a => a.getAttribute('href').startsWith('#/supervision?target_type=campaign'))`)))
 	s.wait(`document.querySelector('#fz-target') && document.querySelector('#fz-target').value === '` + id + `'`)
@@ -358,6 +362,9 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 		t.Fatalf("%d active freezes of the campaign after placing one", len(freezes))
 	}
 	fid := freezes[0].(map[string]any)["id"].(string)
+	if !eval[bool](s, `[...document.querySelectorAll('section table')].some(t => t.textContent.includes('资金流向与披露一致'))`) {
+		t.Error("the supervision page does not show the published spot check's results")
+	}
 	s.keyboardReachesEverything("supervision")
 	s.contrastHolds("supervision")
 	s.shot("supervision")
