@@ -276,12 +276,13 @@ func TestFailoverLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	var outages []time.Duration
+	var outages, promotions []time.Duration
 	for kill := range 5 {
 		time.Sleep(1500 * time.Millisecond)
 		killed := time.Now()
 		pair.killPrimary()
 		pair.promote()
+		promotions = append(promotions, time.Since(killed).Round(time.Millisecond))
 		// The write outage: from the kill to the first commitment sent
 		// after it that was acknowledged.
 		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -294,7 +295,7 @@ func TestFailoverLosesNothing(t *testing.T) {
 			}
 			mu.Unlock()
 			if !first.IsZero() {
-				outages = append(outages, first.Sub(killed))
+				outages = append(outages, first.Sub(killed).Round(time.Millisecond))
 				break
 			}
 			if time.Now().After(deadline) {
@@ -355,8 +356,8 @@ func TestFailoverLosesNothing(t *testing.T) {
 			t.Fatalf("the audit chain does not verify after the failovers: %v %v", err, report)
 		}
 	}
-	t.Logf("%d commitments and %d deposits acknowledged over 5 primary kills, none lost or doubled; audit chain of %v links verified; write outage per kill (kill to first new commitment acknowledged): %v",
-		len(byKind["commitment"]), len(byKind["deposit"]), report["links_checked"], outages)
+	t.Logf("%d commitments and %d deposits acknowledged over 5 primary kills, none lost or doubled; audit chain of %v links verified; write outage per kill (kill to first new commitment acknowledged): %v, of which the kill and promotion took %v",
+		len(byKind["commitment"]), len(byKind["deposit"]), report["links_checked"], outages, promotions)
 }
 
 func keyFromOutput(t *testing.T, out string) string {
