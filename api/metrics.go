@@ -38,6 +38,7 @@ type Metrics struct {
 	closeRetries      prometheus.Counter
 	expired           prometheus.Counter
 	jobFailures       *prometheus.CounterVec
+	reads             *prometheus.CounterVec // replica-eligible reads by the pool that served them
 	handler           http.Handler
 
 	mu           sync.Mutex
@@ -51,6 +52,9 @@ var BuildInfo = map[string]string{"version": "(devel)", "revision": "unknown", "
 // NewMetrics registers the metrics on reg.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	m := &Metrics{
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crowdledger_replica_eligible_reads_total", Help: "Reads a replica may serve (reports, exports, lists), by the pool that served them.",
+		}, []string{"pool"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crowdledger_http_requests_total", Help: "HTTP requests by route, method and status.",
 		}, []string{"method", "route", "status"}),
@@ -95,7 +99,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crowdledger_build_info",
 		Help: "Always 1; the labels say which build runs.", ConstLabels: BuildInfo}, func() float64 { return 1 }))
-	reg.MustRegister(m.requests, m.latency, m.entries, m.transfers, m.idempotentReplays, m.refusals, m.batchSize, m.batchWait,
+	reg.MustRegister(m.reads, m.requests, m.latency, m.entries, m.transfers, m.idempotentReplays, m.refusals, m.batchSize, m.batchWait,
 		m.scheduled, m.closeRetries, m.expired, m.jobFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})

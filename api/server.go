@@ -21,6 +21,7 @@ import (
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/console"
+	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/idempotency"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
@@ -53,6 +54,11 @@ type Deps struct {
 	Supervision  *supervision.Service
 	Webhooks     *webhook.Service // nil: no webhook routes (503)
 	Pool         *pgxpool.Pool    // for appending audit events of reads
+	// Replica, when set, serves the reads fromReplica marks, within its lag
+	// bound; ReplicaRefuse answers 503 beyond it instead of reading the
+	// primary.
+	Replica       *pg.Replica
+	ReplicaRefuse bool
 	Idempotency  *idempotency.Store
 	Keys         Authenticator
 	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
@@ -87,6 +93,7 @@ type server struct {
 	// outside it, so at most half the pool is held that way and the rest
 	// always serves those reads.
 	unitSlots chan struct{}
+	writes    lastWrites // when each caller last wrote: its reads stay on the primary a while
 }
 
 // Route is a declared route and the roles that may call it.
@@ -152,13 +159,13 @@ func New(d Deps) (*echo.Echo, []Route) {
 
 	ops, reads := []auth.Role{auth.Operator}, []auth.Role{auth.Operator, auth.Regulator}
 	s.route(e, http.MethodPost, "/v1/accounts", ops, s.createAccount)
-	s.route(e, http.MethodGet, "/v1/accounts", reads, s.listAccounts)
+	s.route(e, http.MethodGet, "/v1/accounts", reads, s.fromReplica(s.listAccounts))
 	s.route(e, http.MethodGet, "/v1/accounts/:id", reads, s.getAccount)
 	s.route(e, http.MethodPost, "/v1/accounts/:id/close", ops, s.closeAccount)
-	s.route(e, http.MethodGet, "/v1/accounts/:id/balance", reads, s.getBalance)
-	s.route(e, http.MethodGet, "/v1/accounts/:id/entries", reads, s.listEntries)
+	s.route(e, http.MethodGet, "/v1/accounts/:id/balance", reads, s.fromReplicaWhen(asOf, s.getBalance))
+	s.route(e, http.MethodGet, "/v1/accounts/:id/entries", reads, s.fromReplica(s.listEntries))
 	s.route(e, http.MethodPost, "/v1/transfers", ops, s.createTransfer)
-	s.route(e, http.MethodGet, "/v1/transfers", reads, s.listTransfers)
+	s.route(e, http.MethodGet, "/v1/transfers", reads, s.fromReplica(s.listTransfers))
 	s.route(e, http.MethodPost, "/v1/transfer-batches", ops, s.createBatch)
 	s.route(e, http.MethodGet, "/v1/transfers/:id", reads, s.getTransfer)
 	s.route(e, http.MethodPost, "/v1/transfers/:id/post", ops, s.postPending)
@@ -166,7 +173,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/transfers/:id/reverse", ops, s.reverse)
 	staff := []auth.Role{auth.Operator, auth.Compliance}
 	s.route(e, http.MethodPost, "/v1/parties", staff, s.createParty)
-	s.route(e, http.MethodGet, "/v1/parties", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listParties)
+	s.route(e, http.MethodGet, "/v1/parties", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.listParties))
 	s.route(e, http.MethodGet, "/v1/parties/:id", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.getParty)
 	s.route(e, http.MethodGet, "/v1/parties/:id/identity", []auth.Role{auth.Compliance, auth.Regulator}, s.revealParty)
 	s.route(e, http.MethodPost, "/v1/parties/:id/verification", []auth.Role{auth.Compliance}, s.verifyParty)
@@ -176,18 +183,18 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/parties/:id/qualifications", []auth.Role{auth.Compliance, auth.Operator, auth.Regulator, auth.Investor}, s.listQualifications)
 	s.route(e, http.MethodPost, "/v1/lists/entries", []auth.Role{auth.Regulator, auth.Compliance}, s.addListEntry)
 	s.route(e, http.MethodPost, "/v1/lists/entries/:id/end", []auth.Role{auth.Regulator, auth.Compliance}, s.endListEntry)
-	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listListEntries)
+	s.route(e, http.MethodGet, "/v1/lists/entries", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.listListEntries))
 	s.route(e, http.MethodPost, "/v1/lists/imports", []auth.Role{auth.Regulator, auth.Compliance}, s.importListEntries)
 	s.route(e, http.MethodGet, "/v1/lists/export", []auth.Role{auth.Regulator}, s.exportListEntries)
-	s.route(e, http.MethodGet, "/v1/review-flags", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.listReviewFlags)
+	s.route(e, http.MethodGet, "/v1/review-flags", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.listReviewFlags))
 	s.route(e, http.MethodPost, "/v1/compliance/checks", staff, s.checkCommitment)
 	s.route(e, http.MethodGet, "/v1/packs/:id/risk-disclosure", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}, s.riskDisclosure)
 
 	everyone := []auth.Role{auth.Operator, auth.Compliance, auth.Regulator, auth.Investor, auth.Issuer}
 	issuerSide := []auth.Role{auth.Issuer, auth.Operator}
 	s.route(e, http.MethodPost, "/v1/campaigns", issuerSide, s.createCampaign)
-	s.route(e, http.MethodGet, "/v1/campaigns", everyone, s.listCampaigns)
-	s.route(e, http.MethodGet, "/v1/campaigns/:id/disclosures", everyone, s.listDisclosures)
+	s.route(e, http.MethodGet, "/v1/campaigns", everyone, s.fromReplica(s.listCampaigns))
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/disclosures", everyone, s.fromReplica(s.listDisclosures))
 	s.route(e, http.MethodGet, "/v1/campaigns/:id", everyone, s.getCampaign)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/submit", issuerSide, s.submitCampaign)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/approve", []auth.Role{auth.Compliance}, s.approveCampaign)
@@ -198,14 +205,14 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/commitments", []auth.Role{auth.Investor, auth.Operator}, s.commit)
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/cap-table", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.capTable)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/distributions", issuerSide, s.distribute)
-	s.route(e, http.MethodGet, "/v1/campaigns/:id/fund-flows", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.campaignFundFlows)
-	s.route(e, http.MethodGet, "/v1/campaigns/:id/events", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.needAudit(s.campaignEvents))
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/fund-flows", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.campaignFundFlows))
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/events", []auth.Role{auth.Operator, auth.Compliance, auth.Regulator}, s.needAudit(s.fromReplica(s.campaignEvents)))
 	s.route(e, http.MethodGet, "/v1/campaigns/:id/release", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.campaignRelease)
 	s.route(e, http.MethodPost, "/v1/campaigns/:id/disbursements", []auth.Role{auth.Operator}, s.requestDisbursement)
 	s.route(e, http.MethodPost, "/v1/disbursements/:id/approve", []auth.Role{auth.Compliance}, s.approveDisbursement)
-	s.route(e, http.MethodGet, "/v1/campaigns/:id/orders", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listOrders)
-	s.route(e, http.MethodGet, "/v1/commitments", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listCommitments)
-	s.route(e, http.MethodGet, "/v1/orders", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.listOrders)
+	s.route(e, http.MethodGet, "/v1/campaigns/:id/orders", []auth.Role{auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.listOrders))
+	s.route(e, http.MethodGet, "/v1/commitments", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.listCommitments))
+	s.route(e, http.MethodGet, "/v1/orders", []auth.Role{auth.Investor, auth.Issuer, auth.Operator, auth.Compliance, auth.Regulator}, s.fromReplica(s.listOrders))
 	s.route(e, http.MethodGet, "/v1/commitments/:id", []auth.Role{auth.Investor, auth.Operator, auth.Compliance, auth.Regulator}, s.getCommitment)
 	s.route(e, http.MethodPost, "/v1/commitments/:id/cancel", []auth.Role{auth.Investor}, s.cancelCommitment)
 	s.route(e, http.MethodPost, "/v1/commitments/:id/reconfirm", []auth.Role{auth.Investor}, s.reconfirmCommitment)
@@ -224,23 +231,23 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodGet, "/v1/key-grants", []auth.Role{auth.Compliance}, s.listKeyGrants)
 	s.route(e, http.MethodPost, "/v1/key-grants/:id/approve", []auth.Role{auth.Compliance}, s.approveKeyGrant)
 	regs := []auth.Role{auth.Regulator}
-	s.route(e, http.MethodGet, "/v1/reports/accounts/:id/statement", regs, s.statementReport)
-	s.route(e, http.MethodGet, "/v1/reports/campaigns/:id", regs, s.campaignReport)
-	s.route(e, http.MethodGet, "/v1/reports/investors/:id", regs, s.investorReport)
-	s.route(e, http.MethodGet, "/v1/reports/platform", regs, s.platformReport)
-	s.route(e, http.MethodGet, "/v1/reports/payouts/:id/provenance", regs, s.provenanceReport)
+	s.route(e, http.MethodGet, "/v1/reports/accounts/:id/statement", regs, s.fromReplica(s.statementReport))
+	s.route(e, http.MethodGet, "/v1/reports/campaigns/:id", regs, s.fromReplica(s.campaignReport))
+	s.route(e, http.MethodGet, "/v1/reports/investors/:id", regs, s.fromReplica(s.investorReport))
+	s.route(e, http.MethodGet, "/v1/reports/platform", regs, s.fromReplica(s.platformReport))
+	s.route(e, http.MethodGet, "/v1/reports/payouts/:id/provenance", regs, s.fromReplica(s.provenanceReport))
 	s.route(e, http.MethodPost, "/v1/freezes", regs, s.freeze)
 	s.route(e, http.MethodPost, "/v1/freezes/:id/lift", regs, s.liftFreeze)
-	s.route(e, http.MethodGet, "/v1/freezes", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator}, s.listFreezes)
+	s.route(e, http.MethodGet, "/v1/freezes", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator}, s.fromReplica(s.listFreezes))
 	s.route(e, http.MethodPost, "/v1/spot-checks", regs, s.commitSpotCheck)
-	s.route(e, http.MethodGet, "/v1/spot-checks", regs, s.listSpotChecks)
+	s.route(e, http.MethodGet, "/v1/spot-checks", regs, s.fromReplica(s.listSpotChecks))
 	s.route(e, http.MethodPost, "/v1/spot-checks/:id/draw", regs, s.drawSpotCheck)
 	s.route(e, http.MethodPost, "/v1/spot-checks/:id/publish", regs, s.publishSpotCheck)
 	e.GET("/v1/public/spot-checks/:id", s.publicSpotCheck, s.anonLimit)
 	e.GET("/v1/public/spot-checks", s.listPublicSpotChecks, s.anonLimit)
 	s.route(e, http.MethodPost, "/v1/complaints", []auth.Role{auth.Investor, auth.Operator, auth.Compliance}, s.fileComplaint)
 	s.route(e, http.MethodPost, "/v1/complaints/:id/transition", []auth.Role{auth.Compliance, auth.Operator}, s.moveComplaint)
-	s.route(e, http.MethodGet, "/v1/complaints", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator, auth.Investor}, s.listComplaints)
+	s.route(e, http.MethodGet, "/v1/complaints", []auth.Role{auth.Regulator, auth.Compliance, auth.Operator, auth.Investor}, s.fromReplica(s.listComplaints))
 	s.route(e, http.MethodGet, "/v1/alerts", regs, s.listAlerts)
 	s.route(e, http.MethodPost, "/v1/reconciliations", []auth.Role{auth.Operator, auth.Regulator}, s.reconcile)
 
@@ -254,7 +261,7 @@ func New(d Deps) (*echo.Echo, []Route) {
 	s.route(e, http.MethodPost, "/v1/webhooks/:id/deliveries/:delivery/redeliver", everyRole, s.needWebhooks(s.redeliver))
 	s.route(e, http.MethodGet, "/v1/audit/head", []auth.Role{auth.Regulator}, s.needAudit(s.auditHead))
 	s.route(e, http.MethodGet, "/v1/audit/verify", []auth.Role{auth.Regulator}, s.needAudit(s.verifyAudit))
-	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.exportAudit))
+	s.route(e, http.MethodGet, "/v1/audit/export", []auth.Role{auth.Regulator}, s.needAudit(s.fromReplica(s.exportAudit)))
 	return e, s.routes
 }
 
@@ -286,3 +293,7 @@ func (s *server) ready(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// asOf picks a balance read as of an instant (history, which a replica may
+// serve), not the current balance a client acts on.
+func asOf(c echo.Context) bool { return c.QueryParam("as_of") != "" }

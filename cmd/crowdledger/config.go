@@ -76,6 +76,12 @@ type config struct {
 	// (a delivery left running by a crash is retried after twice that).
 	WebhookWorkers int
 	WebhookTimeout time.Duration
+	// ReadDatabaseURL, when set, is a streaming replica that serves
+	// reports, exports and lists within ReadMaxLag of the primary;
+	// ReadLagRefuse answers 503 beyond it instead of reading the primary.
+	ReadDatabaseURL string
+	ReadMaxLag      time.Duration
+	ReadLagRefuse   bool
 }
 
 // minIdempotencyRetention is what the README promises clients: a retry
@@ -88,7 +94,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c := config{DatabaseURL: defaultDatabaseURL, ListenAddr: ":8080", LogLevel: zapcore.InfoLevel, DBMaxConns: 16,
 		LedgerWriters: 1, LedgerMaxBatch: 256, MaxBodyBytes: 1 << 20, ShutdownTimeout: 20 * time.Second, SweepInterval: time.Second,
 		ChainInterval: 500 * time.Millisecond, CheckpointEvery: 1000, RateRPS: 500, RateBurst: 1000, AnonRPS: 20, AnonBurst: 100, AuthCacheTTL: 2 * time.Second,
-		IdempotencyRetention: minIdempotencyRetention, ExportTimeout: 10 * time.Minute, WebhookWorkers: 8, WebhookTimeout: 15 * time.Second}
+		IdempotencyRetention: minIdempotencyRetention, ExportTimeout: 10 * time.Minute, WebhookWorkers: 8, WebhookTimeout: 15 * time.Second,
+		ReadMaxLag: 5 * time.Second}
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -120,6 +127,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		*dst = d
 	}
 	str("DATABASE_URL", &c.DatabaseURL)
+	str("READ_DATABASE_URL", &c.ReadDatabaseURL)
+	dur("READ_MAX_LAG", &c.ReadMaxLag)
+	switch v := getenv("READ_LAG_POLICY"); v {
+	case "", "primary":
+	case "refuse":
+		c.ReadLagRefuse = true
+	default:
+		errs = append(errs, fmt.Errorf("READ_LAG_POLICY=%q: want primary (read the primary when the replica is too far behind) or refuse (503)", v))
+	}
 	c.AppRole = migrations.DefaultServiceRole
 	str("APP_DB_ROLE", &c.AppRole)
 	if c.AppRole == "-" {
@@ -231,6 +247,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if _, err := pgx.ParseConfig(c.DatabaseURL); err != nil || strings.HasPrefix(c.DatabaseURL, "mysql:") {
 		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL or a key=value connection string (host=... dbname=...)"))
 	}
+	if _, err := pgx.ParseConfig(c.ReadDatabaseURL); c.ReadDatabaseURL != "" && (err != nil || strings.HasPrefix(c.ReadDatabaseURL, "mysql:")) {
+		errs = append(errs, errors.New("READ_DATABASE_URL: want a postgres:// URL or a key=value connection string of a streaming replica"))
+	}
 	if host, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		errs = append(errs, fmt.Errorf("LISTEN_ADDR=%q: want host:port or :port", c.ListenAddr))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.ContainsAny(host, "/ ") {
@@ -250,6 +269,7 @@ func (c config) fields() []zap.Field {
 		zap.Bool("audit_signing_key_set", c.AuditSigningKey != ""), zap.Bool("pii_keys_set", c.PIIKeys != ""), zap.Int64("audit_checkpoint_every", c.CheckpointEvery),
 		zap.Duration("idempotency_retention", c.IdempotencyRetention), zap.Int("audit_retired_public_keys", len(c.RetiredAuditKeys)),
 		zap.String("traces_endpoint", redactURL(c.TracesEndpoint)),
+		zap.String("read_database_url", redactURL(c.ReadDatabaseURL)), zap.Duration("read_max_lag", c.ReadMaxLag), zap.Bool("read_lag_refuse", c.ReadLagRefuse),
 	}
 }
 

@@ -135,7 +135,18 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err := hooks.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("webhook deliveries: %w", err)
 	}
-	e, _ := api.New(api.Deps{Idempotency: keysStore, Webhooks: hooks,
+	var replica *pg.Replica
+	if cfg.ReadDatabaseURL != "" {
+		readPool, err := pg.Connect(ctx, cfg.ReadDatabaseURL, cfg.DBMaxConns, poolOpts...)
+		if err != nil {
+			return fmt.Errorf("READ_DATABASE_URL: %w", err)
+		}
+		defer readPool.Close()
+		replica = pg.NewReplica(readPool, cfg.ReadMaxLag)
+		go replica.Watch(ctx, time.Second)
+		metrics.RegisterReplica(replica)
+	}
+	e, _ := api.New(api.Deps{Idempotency: keysStore, Webhooks: hooks, Replica: replica, ReplicaRefuse: cfg.ReadLagRefuse,
 		RateLimit:     api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
 		AnonRateLimit: api.RateLimit{RPS: float64(cfg.AnonRPS), Burst: int(cfg.AnonBurst)},
 		Ledger:        lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg, reg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes, ExportTimeout: cfg.ExportTimeout, Tracing: cfg.TracesEndpoint != "", RedListExpedite: cfg.RedListExpedite,
