@@ -21,8 +21,8 @@ import (
 	"github.com/crowdledger/crowdledger/auth"
 	"github.com/crowdledger/crowdledger/campaign"
 	"github.com/crowdledger/crowdledger/console"
-	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/idempotency"
+	"github.com/crowdledger/crowdledger/internal/pg"
 	"github.com/crowdledger/crowdledger/ledger"
 	"github.com/crowdledger/crowdledger/registry"
 	"github.com/crowdledger/crowdledger/report"
@@ -46,27 +46,27 @@ type Authenticator interface {
 
 // Deps are what the API needs from the rest of the service.
 type Deps struct {
-	Ledger       *ledger.Ledger
-	Audit        *audit.Trail
-	Registry     *registry.Registry
-	Campaigns    *campaign.Service
-	Reports      *report.Reporter
-	Supervision  *supervision.Service
-	Webhooks     *webhook.Service // nil: no webhook routes (503)
-	Pool         *pgxpool.Pool    // for appending audit events of reads
+	Ledger      *ledger.Ledger
+	Audit       *audit.Trail
+	Registry    *registry.Registry
+	Campaigns   *campaign.Service
+	Reports     *report.Reporter
+	Supervision *supervision.Service
+	Webhooks    *webhook.Service // nil: no webhook routes (503)
+	Pool        *pgxpool.Pool    // for appending audit events of reads
 	// Replica, when set, serves the reads fromReplica marks, within its lag
 	// bound; ReplicaRefuse answers 503 beyond it instead of reading the
 	// primary.
 	Replica       *pg.Replica
 	ReplicaRefuse bool
-	Idempotency  *idempotency.Store
-	Keys         Authenticator
-	KeyStore     *auth.Store // issues keys over the API; nil disables POST /v1/keys
-	Log          *zap.Logger
-	Metrics      *Metrics
-	Ready        func(ctx context.Context) error // nil: always ready
-	MaxBodyBytes int64
-	RateLimit    RateLimit // per key; zero RPS: unlimited
+	Idempotency   *idempotency.Store
+	Keys          Authenticator
+	KeyStore      *auth.Store // issues keys over the API; nil disables POST /v1/keys
+	Log           *zap.Logger
+	Metrics       *Metrics
+	Ready         func(ctx context.Context) error // nil: always ready
+	MaxBodyBytes  int64
+	RateLimit     RateLimit // per key; zero RPS: unlimited
 	// AnonRateLimit is the budget per client address for what carries no
 	// valid key: public routes and failed authentications (each of which
 	// costs a database query). Zero RPS: unlimited.
