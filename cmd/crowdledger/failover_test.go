@@ -43,6 +43,14 @@ type pgNode struct {
 
 func newPostgresPair(t *testing.T) *pgPair {
 	t.Helper()
+	p := newPostgresNode(t)
+	p.rebuildStandby()
+	return p
+}
+
+// newPostgresNode is the pair's first node alone, initialised and started.
+func newPostgresNode(t *testing.T, settings ...string) *pgPair {
+	t.Helper()
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Strings(dirs)
 	if len(dirs) == 0 {
@@ -73,9 +81,26 @@ func newPostgresPair(t *testing.T) *pgPair {
 		os.RemoveAll(root)
 	})
 	p.run(p.bin+"/initdb", "-D", p.nodes[0].data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+	p.configure(0, settings...)
 	p.start(0)
-	p.rebuildStandby()
 	return p
+}
+
+// configure appends settings (name = 'value' lines) to node i's
+// postgresql.auto.conf, which the server reads at start.
+func (p *pgPair) configure(i int, settings ...string) {
+	p.t.Helper()
+	if len(settings) == 0 {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(p.nodes[i].data, "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strings.Join(settings, "\n") + "\n"); err != nil {
+		p.t.Fatal(err)
+	}
 }
 
 func (p *pgPair) cmd(args ...string) *exec.Cmd {
