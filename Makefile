@@ -82,13 +82,15 @@ test: lint tools
 # xmllint (Debian's libxml2-utils) validates camt.053 statements in the
 # tests; promtool (Debian's prometheus) checks the example alerting rules;
 # jq and curl run the README's quick start (TestReadmeQuickStart); Chromium
-# runs the console's browser tests, with a Chinese font for its screenshots.
+# runs the console's browser tests, with a Chinese font for its screenshots;
+# haproxy checks deploy/haproxy/haproxy.cfg routes by campaign.
 tools:
 	@missing=""; command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v jq >/dev/null || missing="$$missing jq"; command -v curl >/dev/null || missing="$$missing curl"; \
 	[[ -x /usr/bin/chromium ]] || missing="$$missing chromium"; \
 	[[ -d /usr/share/fonts/truetype/wqy ]] || missing="$$missing fonts-wqy-microhei"; \
+	command -v haproxy >/dev/null || missing="$$missing haproxy"; \
 	if [[ -n "$$missing" ]]; then sudo=""; [[ $$(id -u) -ne 0 ]] && sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 
