@@ -124,7 +124,7 @@ func (p *pgPair) start(i int) {
 	p.t.Helper()
 	n := p.nodes[i]
 	p.run(p.bin+"/pg_ctl", "-D", n.data, "-w", "-l", n.data+".log", "-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 "+
-		"-c wal_level=replica -c max_wal_senders=5 -c hot_standby=on -c synchronous_commit=on -c wal_keep_size=512MB -c fsync=on", n.port, p.root), "start")
+		"-c wal_level=replica -c max_wal_senders=5 -c hot_standby=on -c synchronous_commit=on -c wal_keep_size=512MB -c fsync=on -c wal_retrieve_retry_interval=200ms", n.port, p.root), "start")
 }
 
 // sql runs a statement on node i as the superuser and returns its output.
