@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/crowdledger/crowdledger/report"
 )
@@ -39,7 +41,11 @@ func (s *server) stream(c echo.Context, contentType string, write func(io.Writer
 	}
 	c.Response().Header().Set(echo.HeaderContentType, contentType)
 	c.Response().WriteHeader(http.StatusOK)
-	err := write(c.Response())
+	var w io.Writer = c.Response()
+	if s.exportPace != nil {
+		w = &pacedWriter{w: w, pace: s.exportPace, ctx: c.Request().Context()}
+	}
+	err := write(w)
 	if err == nil {
 		// The last bytes sit in net/http's buffer until the handler returns;
 		// flushing here is how a failure to send them reaches us. (echo's
@@ -142,4 +148,31 @@ func (s *server) provenanceReport(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// pacedWriter holds exports to EXPORT_BYTES_PER_SECOND, shared by every
+// export of the process: a regulator's million-row download then takes a
+// bounded share of the CPU (the service's encoding and the database's
+// reading) that investors' commitments need, however many run at once.
+type pacedWriter struct {
+	w    io.Writer
+	pace *rate.Limiter
+	ctx  context.Context
+}
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		n := min(len(b), p.pace.Burst())
+		if err := p.pace.WaitN(p.ctx, n); err != nil {
+			return written, err
+		}
+		m, err := p.w.Write(b[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		b = b[n:]
+	}
+	return written, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/crowdledger/crowdledger/audit"
 	"github.com/crowdledger/crowdledger/auth"
@@ -59,14 +60,17 @@ type Deps struct {
 	// primary.
 	Replica       *pg.Replica
 	ReplicaRefuse bool
-	Idempotency   *idempotency.Store
-	Keys          Authenticator
-	KeyStore      *auth.Store // issues keys over the API; nil disables POST /v1/keys
-	Log           *zap.Logger
-	Metrics       *Metrics
-	Ready         func(ctx context.Context) error // nil: always ready
-	MaxBodyBytes  int64
-	RateLimit     RateLimit // per key; zero RPS: unlimited
+	// ExportBytesPerSecond, when positive, paces every streamed export of
+	// the process together (0: as fast as it goes).
+	ExportBytesPerSecond int
+	Idempotency          *idempotency.Store
+	Keys                 Authenticator
+	KeyStore             *auth.Store // issues keys over the API; nil disables POST /v1/keys
+	Log                  *zap.Logger
+	Metrics              *Metrics
+	Ready                func(ctx context.Context) error // nil: always ready
+	MaxBodyBytes         int64
+	RateLimit            RateLimit // per key; zero RPS: unlimited
 	// AnonRateLimit is the budget per client address for what carries no
 	// valid key: public routes and failed authentications (each of which
 	// costs a database query). Zero RPS: unlimited.
@@ -94,6 +98,8 @@ type server struct {
 	// always serves those reads.
 	unitSlots chan struct{}
 	writes    lastWrites // when each caller last wrote: its reads stay on the primary a while
+	// exportPace is the exports' shared byte budget (nil: unpaced).
+	exportPace *rate.Limiter
 }
 
 // Route is a declared route and the roles that may call it.
@@ -123,6 +129,9 @@ func New(d Deps) (*echo.Echo, []Route) {
 	}
 	s := &server{Deps: d, log: d.Log, unitSlots: make(chan struct{}, slots)}
 	s.limits, s.anon = newLimiters[uuid.UUID](d.RateLimit), newLimiters[string](d.AnonRateLimit)
+	if d.ExportBytesPerSecond > 0 {
+		s.exportPace = rate.NewLimiter(rate.Limit(d.ExportBytesPerSecond), max(64<<10, d.ExportBytesPerSecond/8))
+	}
 	e := echo.New()
 	// The client's address is the connection's: a header such as
 	// X-Forwarded-For is the client's to forge, and would let one client

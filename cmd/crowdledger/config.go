@@ -82,6 +82,8 @@ type config struct {
 	ReadDatabaseURL string
 	ReadMaxLag      time.Duration
 	ReadLagRefuse   bool
+	// ExportBytesPerSecond paces all streamed exports together (0: unpaced).
+	ExportBytesPerSecond int64
 }
 
 // minIdempotencyRetention is what the README promises clients: a retry
@@ -129,6 +131,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("READ_DATABASE_URL", &c.ReadDatabaseURL)
 	dur("READ_MAX_LAG", &c.ReadMaxLag)
+	num("EXPORT_BYTES_PER_SECOND", 0, 1<<40, func(n int64) { c.ExportBytesPerSecond = n })
 	switch v := getenv("READ_LAG_POLICY"); v {
 	case "", "primary":
 	case "refuse":
@@ -270,6 +273,7 @@ func (c config) fields() []zap.Field {
 		zap.Duration("idempotency_retention", c.IdempotencyRetention), zap.Int("audit_retired_public_keys", len(c.RetiredAuditKeys)),
 		zap.String("traces_endpoint", redactURL(c.TracesEndpoint)),
 		zap.String("read_database_url", redactURL(c.ReadDatabaseURL)), zap.Duration("read_max_lag", c.ReadMaxLag), zap.Bool("read_lag_refuse", c.ReadLagRefuse),
+		zap.Int64("export_bytes_per_second", c.ExportBytesPerSecond),
 	}
 }
 

@@ -147,9 +147,10 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		metrics.RegisterReplica(replica)
 	}
 	e, _ := api.New(api.Deps{Idempotency: keysStore, Webhooks: hooks, Replica: replica, ReplicaRefuse: cfg.ReadLagRefuse,
-		RateLimit:     api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
-		AnonRateLimit: api.RateLimit{RPS: float64(cfg.AnonRPS), Burst: int(cfg.AnonBurst)},
-		Ledger:        lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg, reg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes, ExportTimeout: cfg.ExportTimeout, Tracing: cfg.TracesEndpoint != "", RedListExpedite: cfg.RedListExpedite,
+		ExportBytesPerSecond: int(cfg.ExportBytesPerSecond),
+		RateLimit:            api.RateLimit{RPS: float64(cfg.RateRPS), Burst: int(cfg.RateBurst)},
+		AnonRateLimit:        api.RateLimit{RPS: float64(cfg.AnonRPS), Burst: int(cfg.AnonBurst)},
+		Ledger:               lg, Audit: trail, Registry: reg, Campaigns: campaigns, Reports: report.New(pool, lg, reg), Supervision: supervisor, Pool: pool, Keys: keyStore, KeyStore: keyStore, Log: log, Metrics: metrics, MaxBodyBytes: cfg.MaxBodyBytes, ExportTimeout: cfg.ExportTimeout, Tracing: cfg.TracesEndpoint != "", RedListExpedite: cfg.RedListExpedite,
 		Ready: func(ctx context.Context) error {
 			v, err := migrations.Current(ctx, pool)
 			if err != nil {
