@@ -82,7 +82,7 @@ func TestHAProxyRoutesByCampaign(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(2500 * time.Millisecond) // the health checks pass (rise 2, every second)
+	time.Sleep(3500 * time.Millisecond) // the health checks pass (rise 2, every second)
 	campaigns := make([]string, 30)
 	for i := range campaigns {
 		campaigns[i] = uuid.NewString()
@@ -104,7 +104,31 @@ func TestHAProxyRoutesByCampaign(t *testing.T) {
 	if len(used) != 3 {
 		t.Errorf("30 campaigns reached %d of 3 processes", len(used))
 	}
-	time.Sleep(3 * time.Second) // fall 2, every second
+	// Wait until HAProxy has taken process 0 out (fall 2, a check a second):
+	// a campaign it served goes elsewhere.
+	var moved string
+	mu.Lock()
+	for _, c := range campaigns {
+		if seen[c][0] {
+			moved = c
+		}
+	}
+	mu.Unlock()
+	for deadline := time.Now().Add(15 * time.Second); moved != ""; time.Sleep(200 * time.Millisecond) {
+		mu.Lock()
+		seen[moved] = nil
+		mu.Unlock()
+		send(moved, 1)
+		mu.Lock()
+		gone := !seen[moved][0]
+		mu.Unlock()
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("HAProxy kept sending to a process failing its health check")
+		}
+	}
 	mu.Lock()
 	before := map[string]int{}
 	for _, c := range campaigns {
