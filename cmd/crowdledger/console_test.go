@@ -406,7 +406,6 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 	post(op, "/v1/campaigns/"+live+"/submit", `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"`+strings.Repeat("ab", 32)+`"}]}`)
 	post(co, "/v1/campaigns/"+live+"/approve", `{}`)
 	s.route("#/campaign/"+live, `document.querySelector('#raised') && document.querySelector('#raised').textContent.startsWith('0.00 /')`)
-	time.Sleep(300 * time.Millisecond) // the page's long poll is waiting
 	post(op, "/v1/campaigns/"+live+"/commitments", fmt.Sprintf(`{"investor_id":%q,"tier":"box","quantity":3}`, backer))
 	s.wait(`document.querySelector('#raised').textContent.startsWith('30.00 /') && document.querySelector('#investors').textContent.startsWith('1 /')`)
 	s.noPolicyViolations("regulator")

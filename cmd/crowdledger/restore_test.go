@@ -60,7 +60,13 @@ func TestPointInTimeRestore(t *testing.T) {
 	backup := filepath.Join(p.root, "base")
 	p.run(p.bin+"/pg_basebackup", "-h", "127.0.0.1", "-p", fmt.Sprint(p.nodes[0].port), "-U", "postgres", "-D", backup, "-X", "stream", "-c", "fast")
 	commit(5)
-	time.Sleep(1500 * time.Millisecond) // the chainer links the commitments' events
+	// The chainer links the commitments' events before the target, so the
+	// restored chain is whole.
+	for deadline := time.Now().Add(20 * time.Second); p.sql(0, `SELECT count(*) FROM audit_events e WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_seq = e.seq)`) != "0"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the audit chainer did not link the events")
+		}
+	}
 	target := p.sql(0, `SELECT now()`)
 	time.Sleep(time.Second)
 	commit(5) // after the target: not in the restored copy

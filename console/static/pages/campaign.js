@@ -14,6 +14,9 @@ export async function campaignPage({ args, params, me, signal }) {
   const id = args[0];
   const after = params.get('after') || '';
   const mayFlows = me.role === 'issuer' || staff.includes(me.role);
+  // The feed's head before the figures are read: a change that lands in
+  // between is then one the page hears of.
+  const head = await get('/v1/events?after=latest', { signal }).then((p) => p.next_cursor, () => null);
   const [c, flows, commitments, disclosures] = await Promise.all([
     get(`/v1/campaigns/${id}`, { signal }),
     mayFlows ? optional(get(`/v1/campaigns/${id}/fund-flows`, { signal })) : null,
@@ -43,7 +46,7 @@ export async function campaignPage({ args, params, me, signal }) {
       disclosures.items.map((d) => h('tr', {}, h('td', {}, d.title), h('td', {}, d.kind), h('td', { class: 'mono hash' }, d.document_hash))))),
     staff.includes(me.role) ? await timeline(id, signal) : null);
 
-  follow(id, signal, async () => {
+  if (head !== null) follow(id, head, signal, async () => {
     const [c2, f2] = await Promise.all([get(`/v1/campaigns/${id}`, { signal }), flows ? get(`/v1/campaigns/${id}/fund-flows`, { signal }) : null]);
     showFigures(c2);
     if (f2) flowsBox.replaceChildren(flowsView(f2));
@@ -117,10 +120,9 @@ async function timeline(id, signal) {
     h('thead', {}, h('tr', {}, [t('created'), t('type'), t('actor'), 'id'].map((x) => h('th', { scope: 'col' }, x)))), body), more);
 }
 
-// follow long-polls the event feed from its head and calls refresh when an
-// event concerns this campaign, until the page is left.
-async function follow(id, signal, refresh) {
-  let after = 'latest';
+// follow long-polls the event feed from cursor after and calls refresh
+// when an event concerns this campaign, until the page is left.
+async function follow(id, after, signal, refresh) {
   while (!signal.aborted) {
     try {
       const p = await get(`/v1/events${query({ after, wait: 20 })}`, { signal });
