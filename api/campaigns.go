@@ -147,6 +147,24 @@ func (s *server) ownCampaign(c echo.Context, id uuid.UUID) (campaign.Campaign, e
 	return cp, nil
 }
 
+// viewableCampaign is the campaign the path names, if the caller may see
+// it (mayView); one it may not see is not found: a draft's existence is
+// not public either.
+func (s *server) viewableCampaign(c echo.Context) (campaign.Campaign, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return campaign.Campaign{}, err
+	}
+	cp, err := s.Campaigns.Get(c.Request().Context(), id)
+	if err != nil {
+		return cp, err
+	}
+	if !mayView(principal(c), cp) {
+		return cp, campaign.ErrNotFound
+	}
+	return cp, nil
+}
+
 func (s *server) createCampaign(c echo.Context) error {
 	var req createCampaignRequest
 	if err := decode(c, s.MaxBodyBytes, &req); err != nil {
@@ -204,16 +222,9 @@ func (s *server) createCampaign(c echo.Context) error {
 }
 
 func (s *server) getCampaign(c echo.Context) error {
-	id, err := pathID(c, "id")
+	cp, err := s.viewableCampaign(c)
 	if err != nil {
 		return err
-	}
-	cp, err := s.Campaigns.Get(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	if !mayView(principal(c), cp) {
-		return campaign.ErrNotFound // as if it did not exist: a draft's existence is not public either
 	}
 	out := toCampaign(cp)
 	if s.RedListExpedite && cp.State == campaign.Submitted && !principal(c).Role.Scoped() {
@@ -361,18 +372,11 @@ func (s *server) listCampaigns(c echo.Context) error {
 
 // listDisclosures returns a campaign's disclosures to whoever may see it.
 func (s *server) listDisclosures(c echo.Context) error {
-	id, err := pathID(c, "id")
+	cp, err := s.viewableCampaign(c)
 	if err != nil {
 		return err
 	}
-	cp, err := s.Campaigns.Get(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	if !mayView(principal(c), cp) {
-		return campaign.ErrNotFound
-	}
-	ds, err := s.Campaigns.Disclosures(c.Request().Context(), id)
+	ds, err := s.Campaigns.Disclosures(c.Request().Context(), cp.ID)
 	if err != nil {
 		return err
 	}

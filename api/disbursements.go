@@ -98,21 +98,3 @@ func (s *server) approveDisbursement(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, toDisbursement(d))
 }
-
-// campaignFundFlows is a campaign's money as a graph, summed per kind of
-// move, with its escrow and payable reconciled against the ledger: what
-// the console draws as a Sankey diagram without reading the commitments.
-func (s *server) campaignFundFlows(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	if _, err := s.ownCampaign(c, id); err != nil {
-		return err
-	}
-	f, err := s.Reports.FundFlows(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, f)
-}

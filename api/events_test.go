@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,12 +160,7 @@ func TestEventFeedLongPoll(t *testing.T) {
 	}
 reconfirm:
 	// A material change asks every live commitment's investor to reconfirm.
-	clock := v.clock.Load()
-	c := v.must(201, req{method: "POST", path: "/v1/campaigns", key: s.issuerKey, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":"第二批","risk_level":1,
-		"target":"100.00","hard_cap":"1500.00","fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":"99.00"}]}`,
-		s.issuer, clock.Add(-time.Minute).Format(time.RFC3339), clock.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
-	v.must(200, req{method: "POST", path: "/v1/campaigns/" + c + "/submit", key: s.issuerKey, body: `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"` + strings.Repeat("cd", 32) + `"}]}`})
-	v.must(200, req{method: "POST", path: "/v1/campaigns/" + c + "/approve", key: v.key[auth.Compliance]})
+	c := v.liveRewardCampaign(s.issuerKey, s.issuer, "第二批", "100.00", "1500.00", "99.00")
 	cm := v.must(201, req{method: "POST", path: "/v1/campaigns/" + c + "/commitments", key: s.backerKeys[1], body: `{"tier":"box","quantity":1}`}).str("id")
 	v.must(200, req{method: "POST", path: "/v1/campaigns/" + c + "/amend", key: s.issuerKey, body: `{"target":"200.00","reason":"目标调整"}`})
 	types, events := s.feed(s.backerKeys[1])

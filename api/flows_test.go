@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,12 +21,7 @@ func TestFundFlowsReconcile(t *testing.T) {
 	op, co, reg := v.key[auth.Operator], v.key[auth.Compliance], v.key[auth.Regulator]
 	issuer := v.party("issuer", "institution", "prc_uscc", "91350100M000100Y43", "青海高原青稞食品有限公司")
 	ik := v.keyFor(auth.Issuer, issuer)
-	now := *v.clock.Load()
-	cid := v.must(201, req{method: "POST", path: "/v1/campaigns", key: ik, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":"资金流","risk_level":1,
-		"target":"300.00","hard_cap":"9000.00","fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":"99.50"}]}`,
-		issuer, now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339))}).str("id")
-	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/submit", key: ik, body: `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"` + strings.Repeat("cd", 32) + `"}]}`})
-	v.must(200, req{method: "POST", path: "/v1/campaigns/" + cid + "/approve", key: co})
+	cid := v.liveRewardCampaign(ik, issuer, "资金流", "300.00", "9000.00", "99.50")
 	var commitments, keys []string
 	for i := range 3 {
 		b := v.party("investor", "individual", "prc_resident_id", validID(800+i), fmt.Sprint("资金", i))

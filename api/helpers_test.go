@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -321,4 +322,19 @@ func (v *env) keyFor(role auth.Role, party string) string {
 		v.t.Fatal(err)
 	}
 	return tok
+}
+
+// liveRewardCampaign opens a CN-2015 CNY reward campaign with one tier
+// ("box", 一箱) that started a minute ago on the env's clock and runs 30
+// days, submits it with a product description and has compliance approve
+// it; it returns the campaign's id.
+func (v *env) liveRewardCampaign(issuerKey, issuer, title, target, hardCap, price string) string {
+	v.t.Helper()
+	now := *v.clock.Load()
+	id := v.must(201, req{method: "POST", path: "/v1/campaigns", key: issuerKey, body: fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":%q,"risk_level":1,
+		"target":%q,"hard_cap":%q,"fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":%q}]}`,
+		issuer, title, target, hardCap, now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339), price)}).str("id")
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + id + "/submit", key: issuerKey, body: `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"` + strings.Repeat("cd", 32) + `"}]}`})
+	v.must(200, req{method: "POST", path: "/v1/campaigns/" + id + "/approve", key: v.key[auth.Compliance]})
+	return id
 }

@@ -92,7 +92,9 @@ func (s *server) idempotent(mode writeMode, next echo.HandlerFunc) echo.HandlerF
 		if err != nil {
 			return err
 		}
-		s.writes.wrote(req.Scope) // the caller's next reads see this write: they stay on the primary a while
+		if s.Replica != nil {
+			s.writes.wrote(req.Scope) // the caller's next reads see this write: they stay on the primary a while
+		}
 		if s.Metrics != nil && replayed {
 			s.Metrics.idempotentReplays.Inc()
 		}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -68,19 +67,11 @@ func (s *server) fromReplicaWhen(cond func(echo.Context) bool, next echo.Handler
 			return primary()
 		}
 		ctx := c.Request().Context()
-		tx, err := r.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		tx, completeTo, err := r.Snapshot(ctx)
 		if err != nil {
 			return primary()
 		}
 		defer tx.Rollback(ctx) //nolint:errcheck // read-only
-		// The snapshot is complete to its start when the replica had
-		// replayed all it had received, else to the last transaction it
-		// replayed.
-		var completeTo time.Time
-		if err := tx.QueryRow(ctx, `SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
-				THEN now() ELSE coalesce(pg_last_xact_replay_timestamp(), now()) END`).Scan(&completeTo); err != nil {
-			return primary()
-		}
 		h := c.Response().Header()
 		h.Set("Read-From", "replica")
 		h.Set("Complete-To", completeTo.UTC().Format(time.RFC3339Nano))

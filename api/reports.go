@@ -150,6 +150,24 @@ func (s *server) provenanceReport(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// campaignFundFlows is a campaign's money as a graph, summed per kind of
+// move, with its escrow and payable reconciled against the ledger: what
+// the console draws as a Sankey diagram without reading the commitments.
+func (s *server) campaignFundFlows(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.ownCampaign(c, id); err != nil {
+		return err
+	}
+	f, err := s.Reports.FundFlows(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
 // pacedWriter holds exports to EXPORT_BYTES_PER_SECOND, shared by every
 // export of the process: a regulator's million-row download then takes a
 // bounded share of the CPU (the service's encoding and the database's

@@ -40,9 +40,27 @@ func buildBinary(t *testing.T, dbURL string, extraEnv ...string) *realBinary {
 		"PII_KEYS=k1:"+pii.NewKey(), "PII_LOOKUP_KEY="+pii.NewKey(), "RATE_LIMIT_RPS=0")
 	b.env = append(b.env, extraEnv...)
 	b.run("migrate")
-	b.key = regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(b.run("keys", "create", "--role", "operator", "--subject", "ops-1", "--name", "test"))[1]
-	b.co = regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(b.run("keys", "create", "--role", "compliance", "--subject", "compliance-1", "--name", "test"))[1]
+	b.key = b.createKey("operator", "ops-1")
+	b.co = b.createKey("compliance", "compliance-1")
 	return b
+}
+
+// createKey makes an API key with the CLI.
+func (b *realBinary) createKey(role, subject string) string {
+	b.t.Helper()
+	return keyIn(b.t, b.run("keys", "create", "--role", role, "--subject", subject, "--name", "test"))
+}
+
+var keyLine = regexp.MustCompile(`key:\s+(cl_\S+)`)
+
+// keyIn is the API key in what `crowdledger keys create` printed.
+func keyIn(t testing.TB, out string) string {
+	t.Helper()
+	m := keyLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no key in %q", out)
+	}
+	return m[1]
 }
 
 // run runs a subcommand to completion and returns its output.

@@ -216,37 +216,22 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 	defer closeBrowser() // before the service stops: its pages hold long polls open
 	s := &consoleSession{t: t, ctx: ctx, base: base}
 	reg := keyFor("regulator", "csrc-1")
-	api := func(key, path string) map[string]any {
+	client := &demoClient{ctx: context.Background(), base: base, http: http.DefaultClient}
+	api := func(key, path string) obj {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		r, err := http.DefaultClient.Do(req)
+		o, err := client.call("GET", path, key, nil, 200)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer r.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&out); err != nil || r.StatusCode != 200 {
-			t.Fatalf("GET %s: %d %v", path, r.StatusCode, err)
-		}
-		return out
+		return o
 	}
-	post := func(key, path, body string) map[string]any {
+	post := func(key, path, body string, want int) obj {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("console-%d", time.Now().UnixNano()))
-		r, err := http.DefaultClient.Do(req)
+		o, err := client.call("POST", path, key, json.RawMessage(body), want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer r.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&out); err != nil || r.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %v %v", path, r.StatusCode, err, out)
-		}
-		return out
+		return o
 	}
 	// fen is a balance route's amount held (posted and reserved) in minor units.
 	fen := func(account string) int64 {
@@ -348,9 +333,9 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 	s.wait(`document.documentElement.lang === 'zh-CN' && [...document.querySelectorAll('h3')].some(h => h.textContent === '资金流向')`)
 
 	// A spot check drawn and published (双随机、一公开) shows with its results.
-	sc := post(reg, "/v1/spot-checks", `{"k":1,"filter":{},"inspectors":["张检查"]}`)["id"].(string)
-	post(reg, "/v1/spot-checks/"+sc+"/draw", `{}`)
-	post(reg, "/v1/spot-checks/"+sc+"/publish", `{"results":"资金流向与披露一致"}`)
+	sc := post(reg, "/v1/spot-checks", `{"k":1,"filter":{},"inspectors":["张检查"]}`, 201)["id"].(string)
+	post(reg, "/v1/spot-checks/"+sc+"/draw", `{}`, 200)
+	post(reg, "/v1/spot-checks/"+sc+"/publish", `{"results":"资金流向与披露一致"}`, 200)
 	// A freeze placed from the campaign and lifted, each with its reason.
 	s.do(chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('a')].find(a => a.getAttribute('href').startsWith('#/supervision?target_type=campaign'))`)))
 	s.wait(`document.querySelector('#fz-target') && document.querySelector('#fz-target').value === '` + id + `'`)
@@ -398,15 +383,15 @@ func checkConsole(t *testing.T, base, dbURL string, keyFor func(role, subject st
 		cm := api(reg, "/v1/commitments?campaign_id="+it.(map[string]any)["id"].(string))["items"].([]any)
 		backer = cm[0].(map[string]any)["investor_id"].(string)
 	}
-	post(op, "/v1/parties/"+backer+"/deposits", `{"amount":"100.00","currency":"CNY","bank_reference":"CONSOLE-1"}`)
+	post(op, "/v1/parties/"+backer+"/deposits", `{"amount":"100.00","currency":"CNY","bank_reference":"CONSOLE-1"}`, 201)
 	now := time.Now().UTC()
 	live := post(op, "/v1/campaigns", fmt.Sprintf(`{"issuer_id":%q,"kind":"reward","pack":"CN-2015","currency":"CNY","title":"实时更新","risk_level":1,
 		"target":"100.00","fee_rate":"0.05","starts_at":%q,"deadline":%q,"tiers":[{"id":"box","title":"一箱","price":"10.00"}]}`,
-		c["issuer_id"], now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339)))["id"].(string)
-	post(op, "/v1/campaigns/"+live+"/submit", `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"`+strings.Repeat("ab", 32)+`"}]}`)
-	post(co, "/v1/campaigns/"+live+"/approve", `{}`)
+		c["issuer_id"], now.Add(-time.Minute).Format(time.RFC3339), now.Add(30*24*time.Hour).Format(time.RFC3339)), 201)["id"].(string)
+	post(op, "/v1/campaigns/"+live+"/submit", `{"disclosures":[{"title":"说明","kind":"product_spec","document_hash":"`+strings.Repeat("ab", 32)+`"}]}`, 200)
+	post(co, "/v1/campaigns/"+live+"/approve", `{}`, 200)
 	s.route("#/campaign/"+live, `document.querySelector('#raised') && document.querySelector('#raised').textContent.startsWith('0.00 /')`)
-	post(op, "/v1/campaigns/"+live+"/commitments", fmt.Sprintf(`{"investor_id":%q,"tier":"box","quantity":3}`, backer))
+	post(op, "/v1/campaigns/"+live+"/commitments", fmt.Sprintf(`{"investor_id":%q,"tier":"box","quantity":3}`, backer), 201)
 	s.wait(`document.querySelector('#raised').textContent.startsWith('30.00 /') && document.querySelector('#investors').textContent.startsWith('1 /')`)
 	s.noPolicyViolations("regulator")
 

@@ -3,13 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,53 +13,6 @@ import (
 
 	"github.com/google/uuid"
 )
-
-// privatePostgres starts a throwaway PostgreSQL cluster this test may stop
-// and start at will, returning its URL and a control function.
-func privatePostgres(t *testing.T) (string, func(args ...string)) {
-	t.Helper()
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Strings(dirs)
-	if len(dirs) == 0 {
-		t.Skip("no PostgreSQL server binaries to start a private cluster")
-	}
-	bin := dirs[len(dirs)-1]
-	// Not t.TempDir(): the postgres user must be able to reach it.
-	root, err := os.MkdirTemp("", "crowdledger-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(root, 0o755)
-	t.Cleanup(func() { os.RemoveAll(root) })
-	data := filepath.Join(root, "data")
-	var as []string
-	if os.Geteuid() == 0 { // initdb refuses root
-		if _, err := user.Lookup("postgres"); err != nil {
-			t.Skip("running as root without a postgres user")
-		}
-		exec.Command("chown", "postgres", root).Run()
-		as = []string{"runuser", "-u", "postgres", "--"}
-	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	run := func(args ...string) {
-		t.Helper()
-		full := append(append([]string{}, as...), args...)
-		if out, err := exec.Command(full[0], full[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
-	run(bin+"/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-	ctl := func(args ...string) {
-		run(append([]string{bin + "/pg_ctl", "-D", data, "-w", "-l", root + "/log", "-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", port, root)}, args...)...)
-	}
-	ctl("start")
-	t.Cleanup(func() {
-		exec.Command(append(as, bin+"/pg_ctl", "-D", data, "-m", "immediate", "stop")[0], append(as, bin+"/pg_ctl", "-D", data, "-m", "immediate", "stop")[1:]...).Run()
-	})
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), ctl
-}
 
 // TestDatabaseImmediateRestart stops PostgreSQL with an immediate shutdown
 // under load and starts it again: the service reports not ready (503s, no

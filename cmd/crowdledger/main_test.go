@@ -96,7 +96,7 @@ func TestServeLifecycle(t *testing.T) {
 	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--subject", "ops-1", "--name", "t"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+	key := keyIn(t, out.String())
 
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -235,12 +235,12 @@ func TestDemo(t *testing.T) {
 	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "operator", "--subject", "ops-1", "--name", "demo"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	key := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+	key := keyIn(t, out.String())
 	out.Reset()
 	if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", "compliance", "--subject", "compliance-1", "--name", "demo"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	co := regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+	co := keyIn(t, out.String())
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -278,7 +278,7 @@ func TestDemo(t *testing.T) {
 		if err := run(ctx, []string{"crowdledger", "keys", "create", "--role", role, "--subject", subject, "--name", "console"}, getenv, &out); err != nil {
 			t.Fatal(err)
 		}
-		return regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out.String())[1]
+		return keyIn(t, out.String())
 	})
 }
 

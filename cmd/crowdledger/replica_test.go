@@ -51,7 +51,7 @@ func TestReadsFromReplica(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reg := keyFromOutput(t, bin.run("keys", "create", "--role", "regulator", "--subject", "csrc-1", "--name", "replica"))
+	reg := bin.createKey("regulator", "csrc-1")
 	get := func(base, key, path string) (*http.Response, obj) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +53,7 @@ func TestKeyRotation(t *testing.T) {
 		return out
 	}
 	must("migrate")
-	keyOf := func(out string) string { return regexp.MustCompile(`key:\s+(cl_\S+)`).FindStringSubmatch(out)[1] }
+	keyOf := func(out string) string { return keyIn(t, out) }
 	op := keyOf(must("keys", "create", "--role", "operator", "--subject", "ops-1"))
 	co := keyOf(must("keys", "create", "--role", "compliance", "--subject", "co-1"))
 	reg := keyOf(must("keys", "create", "--role", "regulator", "--subject", "reg-1"))

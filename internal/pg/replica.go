@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -28,9 +29,30 @@ func NewReplica(pool *pgxpool.Pool, maxLag time.Duration) *Replica {
 	return r
 }
 
-// lagSQL is the replica's lag and the instant its data is complete to.
-const lagSQL = `SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() OR pg_last_xact_replay_timestamp() IS NULL
-		THEN 0 ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END`
+// caughtUp is true on a replica that has replayed all it received (or has
+// replayed no transaction yet): it is then current, however old its last
+// replayed transaction.
+const caughtUp = `(pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() OR pg_last_xact_replay_timestamp() IS NULL)`
+
+// lagSQL is how far the replica is behind, in seconds.
+const lagSQL = `SELECT CASE WHEN ` + caughtUp + ` THEN 0 ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END`
+
+// Snapshot begins a read-only REPEATABLE READ transaction on the replica
+// and says the instant its data is complete to: the snapshot's start when
+// the replica had replayed all it received, else its last replayed
+// transaction's time.
+func (r *Replica) Snapshot(ctx context.Context) (pgx.Tx, time.Time, error) {
+	tx, err := r.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var completeTo time.Time
+	if err := tx.QueryRow(ctx, `SELECT CASE WHEN `+caughtUp+` THEN now() ELSE pg_last_xact_replay_timestamp() END`).Scan(&completeTo); err != nil {
+		tx.Rollback(ctx) //nolint:errcheck // read-only
+		return nil, time.Time{}, err
+	}
+	return tx, completeTo, nil
+}
 
 // Watch measures the lag every interval until ctx ends.
 func (r *Replica) Watch(ctx context.Context, every time.Duration) {
