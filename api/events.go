@@ -129,16 +129,13 @@ func (s *server) campaignEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for name := range c.QueryParams() {
-		if name != "limit" && name != "cursor" {
-			return problem(http.StatusBadRequest, "unknown_parameter", name, "this list has no parameter "+strconv.Quote(name)+"; it takes limit, cursor")
-		}
+	q := newListQuery(c, "cursor")
+	if err := q.Err(); err != nil {
+		return err
 	}
-	limit := page.DefaultLimit
-	if raw := c.QueryParam("limit"); raw != "" {
-		if limit, err = strconv.Atoi(raw); err != nil || limit < 1 || limit > page.MaxLimit {
-			return problem(http.StatusBadRequest, "invalid_parameter", "limit", "limit must be an integer from 1 to "+strconv.Itoa(page.MaxLimit))
-		}
+	limit := q.page().Limit
+	if limit == 0 {
+		limit = page.DefaultLimit
 	}
 	var before int64
 	if raw := c.QueryParam("cursor"); raw != "" {

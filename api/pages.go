@@ -63,6 +63,9 @@ func newListQuery(c echo.Context, allowed ...string) *listQuery {
 		}
 		q.req.Limit = n
 	}
+	if slices.Contains(allowed, "cursor") {
+		return q // a list whose cursor is not a page key reads it itself (a timeline's sequence number)
+	}
 	after, err := page.ParseCursor(c.QueryParam("cursor"))
 	if err != nil {
 		q.fail(problem(http.StatusBadRequest, "invalid_cursor", "cursor", "cursor must be a next_cursor value from an earlier page"))
@@ -72,6 +75,7 @@ func newListQuery(c echo.Context, allowed ...string) *listQuery {
 }
 
 func listOf(names []string) string {
+	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "cursor" }) // named already
 	if len(names) == 0 {
 		return ""
 	}
