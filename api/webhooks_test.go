@@ -219,3 +219,44 @@ func TestWebhookDeadLetterAndRedelivery(t *testing.T) {
 		t.Errorf("dispatched %d to a disabled subscription: %v", n, err)
 	}
 }
+
+// TestWebhookDispatchWithNoSubscriber: with nobody subscribed the
+// dispatcher moves its cursor to the chain's head without reading the
+// events; a subscription made afterwards still gets every event after its
+// own creation, and none from before.
+func TestWebhookDispatchWithNoSubscriber(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	op := v.key[auth.Operator]
+	s := &listStory{v: v}
+	target := v.party("investor", "individual", "prc_resident_id", validID(601), "无人订阅")
+	freeze := `{"target_type":"party","target_id":"` + target + `","reason":"调查","legal_basis":"反洗钱法"}`
+	v.must(201, req{method: "POST", path: "/v1/freezes", key: v.key[auth.Regulator], body: freeze})
+	s.link()
+	if n, err := v.hooks.Dispatch(context.Background()); err != nil || n != 0 {
+		t.Fatalf("dispatched %d with nobody subscribed: %v", n, err)
+	}
+	var cursor, head int64
+	ctx := context.Background()
+	if err := v.db.Pool.QueryRow(ctx, `SELECT (SELECT pos FROM webhook_dispatch), (SELECT max(pos) FROM audit_chain)`).Scan(&cursor, &head); err != nil {
+		t.Fatal(err)
+	}
+	if cursor != head || head == 0 {
+		t.Fatalf("cursor %d, chain head %d", cursor, head)
+	}
+	hook := newReceiver(t, 0)
+	sub := v.must(201, req{method: "POST", path: "/v1/webhooks", key: op, body: fmt.Sprintf(`{"url":%q,"types":["freeze.placed"]}`, hook.srv.URL)})
+	hook.secret = sub.str("secret")
+	v.must(201, req{method: "POST", path: "/v1/freezes", key: v.key[auth.Regulator], body: freeze})
+	got := s.deliverAll(hook)
+	if len(got) != 1 {
+		t.Fatalf("the subscriber got %d events, want the one freeze after it subscribed", len(got))
+	}
+	for id, body := range got {
+		var pos int64
+		fmt.Sscanf(id, "evt_%d", &pos)
+		if pos <= head || !strings.Contains(string(body), `"freeze.placed"`) {
+			t.Errorf("delivered %s (%s), the chain's head before subscribing was %d", id, body, head)
+		}
+	}
+}
