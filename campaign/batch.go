@@ -212,13 +212,15 @@ func (ld *loaded) decideAll(jobs []*commitJob) []accepted {
 		if cm.ID, err = uuid.NewV7(); err != nil {
 			cm.ID = uuid.New()
 		}
-		e, err := ld.plan.Try(j.ctx, "commitment:"+j.in.IdempotencyKey, []ledger.TransferRequest{{Kind: ledger.KindPending,
+		// The hold's entry key is the new commitment's id: the client's key
+		// is the commitment's (checked above, unique in commitments), and a
+		// key made from an id made just now is fresh, so the ledger need
+		// not look it up, and its index grows at one end rather than at
+		// random places.
+		e, err := ld.plan.Try(j.ctx, "commitment:"+cm.ID.String(), []ledger.TransferRequest{{Kind: ledger.KindPending,
 			DebitAccountID: f.wallet, CreditAccountID: cf.c.EscrowAccountID, Amount: cm.Amount, Code: "commitment",
 			Metadata: json.RawMessage(fmt.Sprintf(`{"campaign_id":%q,"commitment_id":%q,"investor_id":%q}`, cf.c.ID, cm.ID, j.in.InvestorID))}},
 			ledger.CallerRecords)
-		if err == nil && e.Replayed {
-			err = fmt.Errorf("ledger entry commitment:%s exists without its commitment", j.in.IdempotencyKey)
-		}
 		if err != nil {
 			j.err = err
 			continue

@@ -161,7 +161,6 @@ func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, s
 		iiIss, iiInv             []uuid.UUID
 		iiCur                    []string
 		receipts                 []idempotency.Request
-		entryKeys                []string
 		expParty                 []uuid.UUID
 		expSide, expCur          []string
 		expFrom                  []time.Time
@@ -178,7 +177,6 @@ func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, s
 	}
 	for _, j := range jobs {
 		keys = append(keys, j.in.IdempotencyKey)
-		entryKeys = append(entryKeys, "commitment:"+j.in.IdempotencyKey)
 		if j.in.Receipt != nil {
 			receipts = append(receipts, j.in.Receipt.Request)
 		}
@@ -312,7 +310,7 @@ func (s *Service) load(ctx context.Context, p *pg.Pipeline, jobs []*commitJob, s
 	for _, id := range wallets {
 		accounts = append(accounts, id)
 	}
-	ld.plan = s.ledger.LockAndRead(b, ledger.LockSpec{Accounts: accounts, EntryKeys: entryKeys, Transfers: len(jobs)})
+	ld.plan = s.ledger.LockAndRead(b, ledger.LockSpec{Accounts: accounts, Transfers: len(jobs)})
 	answered := idempotency.QueueCheck(b, receipts)
 	if err := p.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("lock and read: %w", err)

@@ -46,9 +46,12 @@ type prior struct {
 
 // LockSpec says what a Plan locks and reads.
 type LockSpec struct {
-	Accounts  []uuid.UUID // accounts to lock
-	EntryKeys []string    // idempotency keys of the requests to be tried
-	Transfers int         // at most how many transfers will be tried
+	Accounts []uuid.UUID // accounts to lock
+	// EntryKeys are the idempotency keys of the requests to be tried that
+	// may have been used before; a key made from an id the caller has just
+	// made (a new commitment's) is fresh and need not be listed.
+	EntryKeys []string
+	Transfers int // at most how many transfers will be tried
 	refs      map[uuid.UUID]*ref
 	refIDs    []uuid.UUID
 }
