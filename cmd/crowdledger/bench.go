@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -294,6 +295,10 @@ type benchResult struct {
 	// machine whose speed drifts between runs.
 	svcCPU            float64
 	machine, machine0 cpuTimes
+	// The bench's own CPU (its HTTP client): part of the whole machine's,
+	// printed so the service's and the database's share can be told from
+	// the load generator's.
+	selfCPU float64
 }
 
 func (r *benchResult) opsPerSec() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
@@ -322,6 +327,9 @@ func (r *benchResult) print(out io.Writer) {
 		if d := r.machine.sub(r.machine0); d.total > 0 {
 			fmt.Fprintf(out, ", whole machine %.0f µs busy (idle %.0f%%, steal %.0f%%)",
 				d.busy/ops*1e6, 100*d.idle/d.total, 100*d.steal/d.total)
+			if r.selfCPU > 0 {
+				fmt.Fprintf(out, ", of which this bench's client %.0f µs", r.selfCPU/ops*1e6)
+			}
 		}
 		fmt.Fprintln(out)
 	}
@@ -360,6 +368,15 @@ func parseCPULine(line string) cpuTimes {
 	return cpuTimes{busy: busy, idle: idle, steal: v[7], total: busy + idle + v[7]}
 }
 
+// selfCPU is this process's CPU seconds (user and system) so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 var (
 	rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes ([0-9.e+]+)`)
 	cpuRE = regexp.MustCompile(`(?m)^process_cpu_seconds_total ([0-9.e+]+)`)
@@ -391,6 +408,7 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	var mu sync.Mutex
 	_, cpu0 := b.process()
 	res.machine0 = machineCPU()
+	self0 := selfCPU()
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var ops atomic.Int64
@@ -455,6 +473,7 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	close(done)
 	res.elapsed = time.Since(start)
 	res.machine = machineCPU()
+	res.selfCPU = selfCPU() - self0
 	if _, cpu1 := b.process(); cpu0 > 0 && cpu1 > cpu0 {
 		res.svcCPU = cpu1 - cpu0
 	}
