@@ -2,6 +2,8 @@ package campaign_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -30,17 +32,22 @@ func TestCommitmentReferencesHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := "'00000000-0000-7000-8000-000000000001'::uuid"
+	// insertCopy inserts a copy of the commitment whose column col names
+	// what does not exist.
+	insertCopy := func(col string) string {
+		cols := []string{"campaign_id", "investor_id", "role", "amount", "tier", "quantity", "vehicle_id", "pending_transfer", "request_hash", "created_at", "state_at"}
+		vals := slices.Clone(cols)
+		vals[slices.Index(cols, col)] = missing
+		return `INSERT INTO commitments (id, idempotency_key, ` + strings.Join(cols, ", ") + `)
+			SELECT gen_random_uuid(), 'copy-` + col + `', ` + strings.Join(vals, ", ") + ` FROM commitments WHERE id = $1`
+	}
 	for _, tc := range []struct {
 		name, sql, code string
 	}{
-		{"missing campaign", `INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, pending_transfer, idempotency_key, request_hash, created_at, state_at)
-			SELECT gen_random_uuid(), ` + missing + `, investor_id, role, amount, tier, quantity, pending_transfer, 'x1', request_hash, created_at, state_at FROM commitments WHERE id = $1`, pg.ForeignKeyViolation},
-		{"missing investor", `INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, pending_transfer, idempotency_key, request_hash, created_at, state_at)
-			SELECT gen_random_uuid(), campaign_id, ` + missing + `, role, amount, tier, quantity, pending_transfer, 'x2', request_hash, created_at, state_at FROM commitments WHERE id = $1`, pg.ForeignKeyViolation},
-		{"missing transfer", `INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, pending_transfer, idempotency_key, request_hash, created_at, state_at)
-			SELECT gen_random_uuid(), campaign_id, investor_id, role, amount, tier, quantity, ` + missing + `, 'x3', request_hash, created_at, state_at FROM commitments WHERE id = $1`, pg.ForeignKeyViolation},
-		{"missing vehicle", `INSERT INTO commitments (id, campaign_id, investor_id, role, amount, tier, quantity, vehicle_id, pending_transfer, idempotency_key, request_hash, created_at, state_at)
-			SELECT gen_random_uuid(), campaign_id, investor_id, role, amount, tier, quantity, ` + missing + `, pending_transfer, 'x4', request_hash, created_at, state_at FROM commitments WHERE id = $1`, pg.ForeignKeyViolation},
+		{"missing campaign", insertCopy("campaign_id"), pg.ForeignKeyViolation},
+		{"missing investor", insertCopy("investor_id"), pg.ForeignKeyViolation},
+		{"missing transfer", insertCopy("pending_transfer"), pg.ForeignKeyViolation},
+		{"missing vehicle", insertCopy("vehicle_id"), pg.ForeignKeyViolation},
 		{"campaign changed", `UPDATE commitments SET campaign_id = ` + missing + ` WHERE id = $1`, pg.RestrictViolation},
 		{"investor changed", `UPDATE commitments SET investor_id = ` + missing + ` WHERE id = $1`, pg.RestrictViolation},
 		{"transfer changed", `UPDATE commitments SET pending_transfer = ` + missing + ` WHERE id = $1`, pg.RestrictViolation},
@@ -57,7 +64,7 @@ func TestCommitmentReferencesHold(t *testing.T) {
 			}
 		})
 	}
-	// The commitment's own moves still go through: its state and resolution.
+	// What may move on a commitment still does: its reconfirmation.
 	if _, err := w.db.Pool.Exec(ctx, `UPDATE commitments SET reconfirm_by = now() WHERE id = $1`, cm.ID); err != nil {
 		t.Errorf("a reconfirmation: %v", err)
 	}
