@@ -45,23 +45,28 @@ ALTER TABLE commitments
     DROP CONSTRAINT commitments_pending_transfer_fkey;
 
 -- What a commitment refers to is fixed when it is written (its state, its
--- resolution and its reconfirmation move; the rest does not). The refusals
--- are 002's forbid_change, as every other table's that must not change.
+-- resolution and its reconfirmation move; the rest does not).
+CREATE FUNCTION forbid_reference_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% on % would change or remove what other rows refer to', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END;
+$$;
 CREATE TRIGGER commitments_refs_fixed BEFORE UPDATE ON commitments
     FOR EACH ROW WHEN (NEW.campaign_id IS DISTINCT FROM OLD.campaign_id OR NEW.investor_id IS DISTINCT FROM OLD.investor_id
         OR NEW.vehicle_id IS DISTINCT FROM OLD.vehicle_id OR NEW.pending_transfer IS DISTINCT FROM OLD.pending_transfer)
-    EXECUTE FUNCTION forbid_change();
+    EXECUTE FUNCTION forbid_reference_change();
 
 -- The rows commitments refer to stay, with their ids.
 CREATE TRIGGER parties_no_delete BEFORE DELETE ON parties
-    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+    FOR EACH ROW EXECUTE FUNCTION forbid_reference_change();
 CREATE TRIGGER parties_id_fixed BEFORE UPDATE ON parties
-    FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id) EXECUTE FUNCTION forbid_change();
+    FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id) EXECUTE FUNCTION forbid_reference_change();
 CREATE TRIGGER campaigns_no_delete BEFORE DELETE ON campaigns
-    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+    FOR EACH ROW EXECUTE FUNCTION forbid_reference_change();
 CREATE TRIGGER campaigns_id_fixed BEFORE UPDATE ON campaigns
-    FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id) EXECUTE FUNCTION forbid_change();
+    FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id) EXECUTE FUNCTION forbid_reference_change();
 CREATE TRIGGER syndicate_vehicles_no_delete BEFORE DELETE ON syndicate_vehicles
-    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+    FOR EACH ROW EXECUTE FUNCTION forbid_reference_change();
 CREATE TRIGGER syndicate_vehicles_id_fixed BEFORE UPDATE ON syndicate_vehicles
-    FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id) EXECUTE FUNCTION forbid_change();
+    FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id) EXECUTE FUNCTION forbid_reference_change();
