@@ -45,7 +45,10 @@ ALTER TABLE commitments
     DROP CONSTRAINT commitments_pending_transfer_fkey;
 
 -- What a commitment refers to is fixed when it is written (its state, its
--- resolution and its reconfirmation move; the rest does not).
+-- resolution and its reconfirmation move; the rest does not). Not 002's
+-- forbid_change: a table with an UPDATE or DELETE trigger running that
+-- function is append-only to migrations/roles.go, which then revokes
+-- UPDATE from the service role, and these tables are updated.
 CREATE FUNCTION forbid_reference_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% on % would change or remove what other rows refer to', TG_OP, TG_TABLE_NAME
