@@ -1,6 +1,15 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crowdledger/crowdledger/internal/pgtest"
+)
 
 func TestParseCPULine(t *testing.T) {
 	for _, tc := range []struct {
@@ -16,5 +25,47 @@ func TestParseCPULine(t *testing.T) {
 		if got := parseCPULine(tc.line); got != tc.want {
 			t.Errorf("%q: %+v, want %+v", tc.line, got, tc.want)
 		}
+	}
+}
+
+// TestBenchRun runs a short hot scenario against the real binary: every
+// commitment answered, and the figures the table prints come from the
+// service (its peak RSS and CPU, read from /metrics at the end as well as
+// with the progress lines, so a run shorter than one progress interval
+// still has them).
+func TestBenchRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the service")
+	}
+	db := pgtest.NewDB(t)
+	bin := buildBinary(t, db.URL)
+	srv := bin.serve()
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	for i := 0; ; i++ {
+		if r, err := http.Get(bin.base + "/readyz"); err == nil && r.StatusCode == 200 {
+			r.Body.Close()
+			break
+		}
+		if i > 200 {
+			t.Fatal("service did not become ready")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b := &bencher{demoClient: &demoClient{ctx: context.Background(), base: bin.base, op: bin.key, co: bin.co, out: &bytes.Buffer{}, wait: time.Hour,
+		http: &http.Client{Timeout: 10 * time.Second}}}
+	if err := b.setup("hot", 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	res := b.run("hot", 4, 2*time.Second)
+	if len(res.lat) == 0 || len(res.errors) > 0 {
+		t.Fatalf("%d commitments, errors %v", len(res.lat), res.errors)
+	}
+	if res.peakRSS <= 0 || res.svcCPU <= 0 {
+		t.Errorf("peak RSS %.0f B, service CPU %.3f s: not read from /metrics", res.peakRSS, res.svcCPU)
+	}
+	var out bytes.Buffer
+	res.print(&out)
+	if !strings.Contains(out.String(), "cpu per op: service ") {
+		t.Errorf("no CPU line in:\n%s", out.String())
 	}
 }
