@@ -41,16 +41,7 @@ func TestBenchRun(t *testing.T) {
 	bin := buildBinary(t, db.URL)
 	srv := bin.serve()
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	for i := 0; ; i++ {
-		if r, err := http.Get(bin.base + "/readyz"); err == nil && r.StatusCode == 200 {
-			r.Body.Close()
-			break
-		}
-		if i > 200 {
-			t.Fatal("service did not become ready")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitReady(t, bin.base)
 	b := &bencher{demoClient: &demoClient{ctx: context.Background(), base: bin.base, op: bin.key, co: bin.co, out: &bytes.Buffer{}, wait: time.Hour,
 		http: &http.Client{Timeout: 10 * time.Second}}}
 	if err := b.setup("hot", 8, 1); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/crowdledger/crowdledger/internal/pgtest"
 )
@@ -38,16 +36,7 @@ func TestReadmeQuickStart(t *testing.T) {
 		srv.Process.Signal(syscall.SIGTERM)
 		srv.Wait()
 	}()
-	for i := 0; ; i++ {
-		if r, err := http.Get(bin.base + "/readyz"); err == nil && r.StatusCode == 200 {
-			r.Body.Close()
-			break
-		}
-		if i > 200 {
-			t.Fatal("service did not become ready")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitReady(t, bin.base)
 	// The block calls bin/crowdledger from the repository's root, as after make build.
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
