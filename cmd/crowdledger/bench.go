@@ -51,6 +51,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	campaigns := fs.Int("campaigns", 1000, "campaigns for the spread scenario")
 	pgURL := fs.String("pgbench-url", "", "run pgbench (tpcb-like, -s 10) against this database URL in the same sitting")
 	prefill := fs.Int64("prefill", 0, "operations to run before measuring (a campaign that has grown)")
+	settle := fs.Duration("settle", 0, "wait this long after setting up (and any prefill) before measuring: the database's own background work after a burst, autovacuum's, falls outside the figures")
 	follow := fs.Bool("follow-events", false, "follow the event feed (long polls, as the operator) during the run and report how far behind the commits it is")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,6 +74,14 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 		b.limit = *prefill
 		b.run(*scenario, *clients, 24*time.Hour).print(out)
 		b.limit = 0
+	}
+	if *settle > 0 {
+		fmt.Fprintf(out, "settling for %s\n", *settle)
+		select {
+		case <-time.After(*settle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	fmt.Fprintf(out, "running %s for %s with %d clients\n", *scenario, *duration, *clients)
 	var lags chan []time.Duration

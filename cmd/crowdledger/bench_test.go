@@ -59,4 +59,21 @@ func TestBenchRun(t *testing.T) {
 	if !strings.Contains(out.String(), "cpu per op: service ") {
 		t.Errorf("no CPU line in:\n%s", out.String())
 	}
+
+	// The command as an operator runs it: a prefill, then a settling
+	// pause, then the measured run, in that order.
+	out.Reset()
+	err := bench(context.Background(), []string{"--url", bin.base, "--key", bin.key, "--compliance-key", bin.co, "--scenario", "hot",
+		"--investors", "4", "--clients", "2", "--prefill", "10", "--settle", "300ms", "--duration", "500ms"}, func(string) string { return "" }, &out)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	rest := out.String()
+	for _, want := range []string{"prefilling 10 hot operations", "settling for 300ms", "running hot for 500ms with 2 clients", "cpu per op: service "} {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order in:\n%s", want, out.String())
+		}
+		rest = rest[i+len(want):]
+	}
 }
