@@ -52,6 +52,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	pgURL := fs.String("pgbench-url", "", "run pgbench (tpcb-like, -s 10) against this database URL in the same sitting")
 	prefill := fs.Int64("prefill", 0, "operations to run before measuring (a campaign that has grown)")
 	settle := fs.Duration("settle", 0, "wait this long after setting up (and any prefill) before measuring: the database's own background work after a burst, autovacuum's, falls outside the figures")
+	postmaster := fs.Int("postmaster-pid", 0, "the PID of a PostgreSQL on this box (the first line of its postmaster.pid): print its processes' CPU per operation")
 	follow := fs.Bool("follow-events", false, "follow the event feed (long polls, as the operator) during the run and report how far behind the commits it is")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,7 +61,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 		return errors.New("bench needs an operator key and a compliance key held by two people: --key and --compliance-key")
 	}
 	b := &bencher{demoClient: &demoClient{ctx: ctx, base: strings.TrimRight(*url, "/"), op: *key, co: *co, out: out, wait: time.Hour,
-		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}}}, reg: *regKey}
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}}}, reg: *regKey,
+		postmaster: *postmaster}
 	if *scenario == "mixed" && b.reg == "" {
 		return errors.New("the mixed scenario needs --regulator-key (crowdledger keys create --role regulator)")
 	}
@@ -123,6 +125,9 @@ type bencher struct {
 	accounts  []string // ledger scenario: source and target accounts
 	nextRef   atomic.Int64
 	limit     int64 // stop after this many operations (0: run for the duration)
+	// postmaster, when set, is a local PostgreSQL whose processes' CPU
+	// each run reports (benchpg.go).
+	postmaster int
 }
 
 type benchInvestor struct {
@@ -308,6 +313,9 @@ type benchResult struct {
 	// printed so the service's and the database's share can be told from
 	// the load generator's.
 	selfCPU float64
+	// The database's processes' CPU by kind (backends, autovacuum,
+	// background), when the bench was given the postmaster's PID.
+	pgCPU map[string]float64
 }
 
 func (r *benchResult) opsPerSec() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
@@ -341,6 +349,10 @@ func (r *benchResult) print(out io.Writer) {
 			}
 		}
 		fmt.Fprintln(out)
+	}
+	if ops := float64(len(r.lat)); ops > 0 && r.pgCPU != nil {
+		fmt.Fprintf(out, "cpu per op, database: backends %.0f µs, autovacuum %.0f µs, background %.0f µs (processes alive at the end)\n",
+			r.pgCPU[pgBackends]/ops*1e6, r.pgCPU[pgAutovacuum]/ops*1e6, r.pgCPU[pgBackground]/ops*1e6)
 	}
 }
 
@@ -417,6 +429,7 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	var mu sync.Mutex
 	_, cpu0 := b.process()
 	res.machine0 = machineCPU()
+	pg0 := readPGProcs("/proc", b.postmaster)
 	self0 := selfCPU()
 	stop := time.Now().Add(d)
 	start := time.Now()
@@ -488,6 +501,9 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	close(done)
 	res.elapsed = time.Since(start)
 	res.machine = machineCPU()
+	if pg1 := readPGProcs("/proc", b.postmaster); pg0 != nil && pg1 != nil {
+		res.pgCPU = pg1.since(pg0)
+	}
 	res.selfCPU = selfCPU() - self0
 	rss1, cpu1 := b.process()
 	if cpu0 > 0 && cpu1 > cpu0 {

@@ -21,7 +21,7 @@ var usages = map[string]string{
 	"pii":          "crowdledger pii reencrypt [--batch 500]\n  re-encrypt stored personal data under the key ring's newest key (resumable)",
 	"export-check": "crowdledger export-check FILE\n  check a downloaded export against its trailer (row count and SHA-256)",
 	"demo":         "crowdledger demo --key OPERATOR_KEY --compliance-key COMPLIANCE_KEY [--url URL] [--wait 6s]\n  play the demo stories against a running service",
-	"bench":        "crowdledger bench --key OPERATOR_KEY --compliance-key COMPLIANCE_KEY --scenario hot|spread|mixed|ledger|equity [--clients 64] [--duration 30s] [--prefill N] [--settle D]\n  load a running service like real clients",
+	"bench":        "crowdledger bench --key OPERATOR_KEY --compliance-key COMPLIANCE_KEY --scenario hot|spread|mixed|ledger|equity [--clients 64] [--duration 30s] [--prefill N] [--settle D] [--postmaster-pid PID]\n  load a running service like real clients",
 	"version":      "crowdledger version\n  print the build's version, revision and Go version",
 	"testdata":     "crowdledger testdata ids [--n 5]\n  print valid test identity numbers (GB 11643) and unified social credit codes (GB 32100)",
 }
