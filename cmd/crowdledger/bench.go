@@ -434,8 +434,9 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var ops atomic.Int64
-	done := make(chan struct{})
+	done, progressDone := make(chan struct{}), make(chan struct{})
 	go func() { // progress and RSS
+		defer close(progressDone)
 		// The service's memory is sampled with each progress line, not
 		// more often: a scrape of /metrics runs the audit chain's lag
 		// query and gathers every metric, and at two a second (forty in a
@@ -509,9 +510,8 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 	if cpu0 > 0 && cpu1 > cpu0 {
 		res.svcCPU = cpu1 - cpu0
 	}
-	mu.Lock()
+	<-progressDone // its last sample is in before this final one
 	res.peakRSS = max(res.peakRSS, rss1)
-	mu.Unlock()
 	return res
 }
 
