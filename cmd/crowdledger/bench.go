@@ -454,11 +454,9 @@ func (b *bencher) run(scenario string, clients int, d time.Duration) *benchResul
 				// The rate since the last line too: a long run's slowdowns
 				// (checkpoints, a buffer pool outgrown) hide in the average.
 				if since := time.Since(last); since >= 5*time.Second {
-					if rss, _ := b.process(); rss > res.peakRSS {
-						mu.Lock()
-						res.peakRSS = rss
-						mu.Unlock()
-					}
+					// This goroutine is the peak's only writer until it ends.
+					rss, _ := b.process()
+					res.peakRSS = max(res.peakRSS, rss)
 					n, elapsed := ops.Load(), time.Since(start).Seconds()
 					fmt.Fprintf(b.out, "  %5.0fs  %8d ops  %7.0f ops/s  (last %.0fs: %.0f ops/s)\n", elapsed, n,
 						float64(n)/elapsed, since.Seconds(), float64(n-lastOps)/since.Seconds())
